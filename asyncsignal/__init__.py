@@ -1,0 +1,22 @@
+"""asyncsignal: async-native signals for asyncio, uvloop and trio.
+
+A drop-in replacement for ``django.dispatch.Signal`` whose ``asend`` runs
+coroutine receivers concurrently.
+"""
+
+from __future__ import annotations
+
+from ._signal import AsyncSignal as AsyncSignal
+from ._signal import Receivers as Receivers
+from ._signal import Signal as Signal
+from ._signal import receiver as receiver
+
+__all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
+__version__ = "0.1.0"
+
+# Show the public path in reprs, tracebacks and docs.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("asyncsignal."):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -1,0 +1,58 @@
+"""The sync↔async bridge: how ``send`` runs async receivers from synchronous code."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+import anyio.from_thread
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ("run_from_sync", "running_in_event_loop_thread")
+
+T = TypeVar("T")
+
+
+def running_in_event_loop_thread() -> bool:
+    """True if an asyncio or trio event loop is running in this thread."""
+    if asyncio._get_running_loop() is not None:
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and bool(trio.lowlevel.in_trio_run())
+
+
+def run_from_sync(method: str, run: Callable[[], Awaitable[T]]) -> T:
+    """Run ``run()`` to completion from synchronous code and return its result.
+
+    - In a worker thread of a running event loop (``anyio.to_thread.run_sync``),
+      it runs in that loop and this thread waits.
+    - In a thread with no event loop, it runs on a new asyncio event loop.
+
+    :raises RuntimeError: in the event loop's own thread, where waiting would
+        deadlock the loop; nothing has run.
+    """
+    if running_in_event_loop_thread():
+        raise RuntimeError(
+            f"{method}() was called from a running event loop while async receivers "
+            f"are connected; use 'await signal.a{method}(...)' instead"
+        )
+    entered = False
+
+    async def entered_run() -> T:
+        nonlocal entered
+        entered = True
+        return await run()
+
+    try:
+        return anyio.from_thread.run(entered_run)
+    except anyio.NoEventLoopError:
+        # Raised before entering (no loop owns this thread) or by a receiver:
+        # only the first case means "no event loop here".
+        if entered:
+            raise
+    return anyio.run(entered_run, backend="asyncio")
+

@@ -1,0 +1,331 @@
+"""Where receivers are stored: registrations, weak references and the sender index.
+
+Registrations live in one insertion-ordered dict per sender key, so ``connect`` and
+``disconnect`` are O(1). Dispatch never filters: it reads a precomputed *plan* per
+sender (the matching registrations in connection order) from a cache that needs no
+lock. Any change to the registrations replaces the cache; a weak-reference callback
+only queues the dead key and replaces the cache, so it never blocks, never takes a
+lock and is safe to run from the garbage collector in any thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from collections.abc import Hashable
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+from ._callables import check_receiver, describe
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ("ANY_SENDER", "Plan", "Registration", "Registry")
+
+Receiver = Callable[..., Any]
+ReceiverKey = Hashable
+SenderKey = int
+
+#: Sender key of registrations made with ``sender=None``; ``id()`` is never 0.
+ANY_SENDER: SenderKey = 0
+
+#: Past this many cached plans the cache is emptied: plans are cached by sender
+#: id, and a program may send from an unbounded stream of short-lived senders.
+_CACHE_LIMIT = 4096
+
+
+class _WeakRegistration(weakref.ref):  # type: ignore[type-arg]
+    """A receiver held weakly; calling it returns the receiver or ``None``."""
+
+    __slots__ = ("is_async", "key", "sender_key", "seq")
+
+    is_async: bool
+    key: ReceiverKey
+    sender_key: SenderKey
+    seq: int
+
+
+class _WeakMethodRegistration(weakref.WeakMethod):  # type: ignore[type-arg]
+    """A bound method held weakly (through its instance and its function)."""
+
+    __slots__ = ("is_async", "key", "sender_key", "seq")
+
+    is_async: bool
+    key: ReceiverKey
+    sender_key: SenderKey
+    seq: int
+
+
+class _StrongRegistration:
+    """A receiver held strongly (``weak=False``)."""
+
+    __slots__ = ("_receiver", "is_async", "key", "sender_key", "seq")
+
+    is_async: bool
+    key: ReceiverKey
+    sender_key: SenderKey
+    seq: int
+
+    def __init__(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+
+    def __call__(self) -> Receiver:
+        return self._receiver
+
+
+Registration = Union[_WeakRegistration, _WeakMethodRegistration, _StrongRegistration]
+
+#: What dispatch reads for one sender: the matching registrations in connection
+#: order, and how many of them are async.
+Plan = tuple[tuple[Registration, ...], int]
+
+_NO_RECEIVERS: Plan = ((), 0)
+
+
+def _receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> ReceiverKey:
+    if dispatch_uid is not None:
+        try:
+            hash(dispatch_uid)
+        except TypeError:
+            raise TypeError(
+                "dispatch_uid must be hashable, got "
+                f"{type(dispatch_uid).__name__} {dispatch_uid!r}"
+            ) from None
+        # Tagged so that a uid can never equal the id-based key of a receiver.
+        return ("dispatch_uid", dispatch_uid)
+    if isinstance(receiver, MethodType):
+        # A bound method is a new object on every attribute access; identify it
+        # by its instance and function instead.
+        return (id(receiver.__self__), id(receiver.__func__))
+    return id(receiver)
+
+
+def _sender_key(sender: object) -> SenderKey:
+    return ANY_SENDER if sender is None else id(sender)
+
+
+class Registry:
+    """The registrations of one signal.
+
+    Thread-safe: mutations hold a lock; ``plan_for`` reads without one.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_by_sender",
+        "_dead",
+        "_lock",
+        "_receiver_died",
+        "_sender_died",
+        "_senders",
+        "_seq",
+        "cache",
+    )
+
+    def __init__(self) -> None:
+        #: sender key -> {receiver key: registration}, each in connection order.
+        self._by_sender: dict[SenderKey, dict[ReceiverKey, Registration]] = {}
+        #: sender key -> the sender: a weak reference where it can be one, so a
+        #: dead sender's registrations are dropped before its id is reused.
+        self._senders: dict[SenderKey, object] = {}
+        #: keys whose receiver or sender died, waiting to be purged under the lock.
+        self._dead: list[tuple[SenderKey, ReceiverKey | None]] = []
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+        #: sender id -> plan; read without a lock, replaced (never mutated in
+        #: place by a writer other than the lock holder) on every change.
+        self.cache: dict[SenderKey, Plan] = {}
+        # Bound once and shared: a bound method per weak reference costs memory.
+        self._receiver_died = self._on_receiver_death
+        self._sender_died = self._on_sender_death
+
+    # -- weak-reference callbacks (any thread, possibly inside the GC) --------
+
+    def _on_receiver_death(self, registration: Any) -> None:
+        self._dead.append((registration.sender_key, registration.key))
+        self.cache = {}
+
+    def _on_sender_death(self, sender_ref: Any) -> None:
+        self._dead.append((sender_ref.sender_key, None))
+        self.cache = {}
+
+    # -- mutations (under the lock) -------------------------------------------
+
+    def connect(
+        self,
+        receiver: Receiver,
+        sender: object,
+        weak: bool,
+        dispatch_uid: Hashable | None,
+    ) -> None:
+        """Register ``receiver`` for ``sender``; a second registration with the same
+        receiver (or ``dispatch_uid``) and sender is ignored.
+
+        :raises TypeError: receiver not callable, unhashable ``dispatch_uid``, or
+            ``weak=True`` for a receiver that cannot be weakly referenced.
+        :raises ValueError: receiver does not accept ``**kwargs``.
+        """
+        is_async = check_receiver(receiver)
+        key = _receiver_key(receiver, dispatch_uid)
+        sender_key = _sender_key(sender)
+        registration = self._new_registration(receiver, weak)
+        registration.is_async = is_async
+        registration.key = key
+        registration.sender_key = sender_key
+        with self._lock:
+            self._purge_dead()
+            group = self._by_sender.get(sender_key)
+            if group is None:
+                group = self._by_sender[sender_key] = {}
+                if sender_key != ANY_SENDER:
+                    self._senders[sender_key] = self._hold_sender(sender, sender_key)
+            else:
+                existing = group.get(key)
+                # A dead registration whose callback has not run yet (the GC is
+                # busy in another thread) must not block its replacement.
+                if existing is not None:
+                    if existing() is not None:
+                        return
+                    del group[key]
+            registration.seq = next(self._seq)
+            group[key] = registration
+            self.cache = {}
+
+    def _new_registration(self, receiver: Receiver, weak: bool) -> Registration:
+        if not weak:
+            return _StrongRegistration(receiver)
+        try:
+            if isinstance(receiver, MethodType):
+                return _WeakMethodRegistration(receiver, self._receiver_died)
+            return _WeakRegistration(receiver, self._receiver_died)
+        except TypeError:
+            raise TypeError(
+                f"receiver {describe(receiver)} cannot be weakly referenced "
+                f"({type(receiver).__name__} objects do not support weak "
+                "references); connect it with weak=False"
+            ) from None
+
+    def _hold_sender(self, sender: object, sender_key: SenderKey) -> object:
+        try:
+            sender_ref = _SenderRef(sender, self._sender_died)
+        except TypeError:
+            # Not weakly referenceable (an int, a plain object()): hold it, so
+            # its id cannot be reused while registrations are keyed by it.
+            return sender
+        sender_ref.sender_key = sender_key
+        return sender_ref
+
+    def disconnect(
+        self, receiver: Receiver | None, sender: object, dispatch_uid: Hashable | None
+    ) -> bool:
+        """Remove one registration; return whether there was one."""
+        if receiver is None and dispatch_uid is None:
+            raise TypeError(
+                "disconnect() needs the receiver or its dispatch_uid, got neither"
+            )
+        key = _receiver_key(receiver, dispatch_uid)  # type: ignore[arg-type]
+        sender_key = _sender_key(sender)
+        with self._lock:
+            self._purge_dead()
+            group = self._by_sender.get(sender_key)
+            if group is None or group.pop(key, None) is None:
+                return False
+            if not group:
+                self._drop_sender(sender_key)
+            self.cache = {}
+            return True
+
+    def _drop_sender(self, sender_key: SenderKey) -> None:
+        del self._by_sender[sender_key]
+        self._senders.pop(sender_key, None)
+
+    def _purge_dead(self) -> None:
+        # Called with the lock held. Pops one at a time: callbacks may append
+        # concurrently.
+        dead = self._dead
+        while dead:
+            sender_key, key = dead.pop()
+            group = self._by_sender.get(sender_key)
+            if group is None:
+                continue
+            if key is None:
+                self._drop_sender(sender_key)
+                continue
+            registration = group.get(key)
+            if registration is not None and registration() is None:
+                del group[key]
+                if not group:
+                    self._drop_sender(sender_key)
+
+    # -- reads ----------------------------------------------------------------
+
+    def plan_for(self, sender: object) -> Plan:
+        """The registrations matching ``sender``, in connection order."""
+        try:
+            return self.cache[id(sender)]
+        except KeyError:
+            return self.compute_plan(sender)
+
+    def compute_plan(self, sender: object) -> Plan:
+        """Build and cache the plan for ``sender`` (the cache-miss path)."""
+        # Take the cache before computing: if a weak-reference callback
+        # replaces it meanwhile, the possibly stale plan is stored in the
+        # discarded dict, never in the live one.
+        cache = self.cache
+        with self._lock:
+            self._purge_dead()
+            any_group = self._by_sender.get(ANY_SENDER)
+            own_group = None if sender is None else self._by_sender.get(id(sender))
+            if own_group is None:
+                registrations = tuple(any_group.values()) if any_group else ()
+            elif any_group is None:
+                registrations = tuple(own_group.values())
+            else:
+                registrations = tuple(
+                    sorted(
+                        itertools.chain(any_group.values(), own_group.values()),
+                        key=_by_seq,
+                    )
+                )
+        live = tuple(r for r in registrations if r() is not None)
+        plan: Plan = (live, sum(r.is_async for r in live)) if live else _NO_RECEIVERS
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[id(sender)] = plan
+        return plan
+
+    def __iter__(self) -> Iterator[Receiver]:
+        """Live receivers of every registration, in connection order."""
+        with self._lock:
+            self._purge_dead()
+            registrations = sorted(
+                itertools.chain.from_iterable(
+                    g.values() for g in self._by_sender.values()
+                ),
+                key=_by_seq,
+            )
+        for registration in registrations:
+            receiver = registration()
+            if receiver is not None:
+                yield receiver
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge_dead()
+            return sum(
+                registration() is not None
+                for group in self._by_sender.values()
+                for registration in group.values()
+            )
+
+
+class _SenderRef(weakref.ref):  # type: ignore[type-arg]
+    __slots__ = ("sender_key",)
+
+    sender_key: SenderKey
+
+
+def _by_seq(registration: Registration) -> int:
+    return registration.seq
