@@ -157,12 +157,11 @@ class _AsyncioRunner(TaskRunner):
 
 
 class _TrioRunner(TaskRunner):
-    __slots__ = ("_nursery", "_nursery_manager")
+    __slots__ = ("_nursery", "_nursery_manager", "_trio")
 
-    def __init__(self, outcomes: list[Any]) -> None:
+    def __init__(self, outcomes: list[Any], trio: Any) -> None:
         super().__init__(outcomes)
-        import trio
-
+        self._trio = trio
         self._nursery_manager = trio.open_nursery()
 
     async def __aenter__(self) -> Self:
@@ -186,6 +185,11 @@ class _TrioRunner(TaskRunner):
     ) -> None:
         try:
             await self._nursery_manager.__aexit__(exc_type, exc, tb)
+            # trio's cancellation is level-triggered: if every receiver absorbed
+            # its Cancelled, the nursery exits normally inside a cancelled scope.
+            # Raise the cancellation here, as asyncio does, instead of reporting
+            # errors (or results) the receivers produced while being cancelled.
+            await self._trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
             self.aborted_errors.extend(self.errors.items())
             raise
@@ -193,12 +197,8 @@ class _TrioRunner(TaskRunner):
 
 def open_runner(outcomes: list[Any]) -> TaskRunner:
     """A runner for the backend running the current task."""
-    loop = asyncio._get_running_loop()
-    if loop is not None and not _in_trio_task():
-        return _AsyncioRunner(outcomes, loop)
-    return _TrioRunner(outcomes)
-
-
-def _in_trio_task() -> bool:
+    # trio is looked up, not imported: if it is not imported, it is not running.
     trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_task())
+    if trio is not None and trio.lowlevel.in_trio_task():
+        return _TrioRunner(outcomes, trio)
+    return _AsyncioRunner(outcomes, asyncio.get_running_loop())
