@@ -114,19 +114,21 @@ class Registry:
 
     __slots__ = (
         "__weakref__",
-        "_by_sender",
         "_dead",
         "_lock",
         "_receiver_died",
         "_sender_died",
         "_senders",
         "_seq",
+        "by_sender",
         "cache",
     )
 
     def __init__(self) -> None:
         #: sender key -> {receiver key: registration}, each in connection order.
-        self._by_sender: dict[SenderKey, dict[ReceiverKey, Registration]] = {}
+        #: Mutated in place under the lock; empty exactly when nothing is
+        #: connected, which the signal checks without a lock.
+        self.by_sender: dict[SenderKey, dict[ReceiverKey, Registration]] = {}
         #: sender key -> the sender: a weak reference where it can be one, so a
         #: dead sender's registrations are dropped before its id is reused.
         self._senders: dict[SenderKey, object] = {}
@@ -176,9 +178,9 @@ class Registry:
         registration.sender_key = sender_key
         with self._lock:
             self._purge_dead()
-            group = self._by_sender.get(sender_key)
+            group = self.by_sender.get(sender_key)
             if group is None:
-                group = self._by_sender[sender_key] = {}
+                group = self.by_sender[sender_key] = {}
                 if sender_key != ANY_SENDER:
                     self._senders[sender_key] = self._hold_sender(sender, sender_key)
             else:
@@ -229,7 +231,7 @@ class Registry:
         sender_key = _sender_key(sender)
         with self._lock:
             self._purge_dead()
-            group = self._by_sender.get(sender_key)
+            group = self.by_sender.get(sender_key)
             if group is None or group.pop(key, None) is None:
                 return False
             if not group:
@@ -238,7 +240,7 @@ class Registry:
             return True
 
     def _drop_sender(self, sender_key: SenderKey) -> None:
-        del self._by_sender[sender_key]
+        del self.by_sender[sender_key]
         self._senders.pop(sender_key, None)
 
     def _purge_dead(self) -> None:
@@ -247,7 +249,7 @@ class Registry:
         dead = self._dead
         while dead:
             sender_key, key = dead.pop()
-            group = self._by_sender.get(sender_key)
+            group = self.by_sender.get(sender_key)
             if group is None:
                 continue
             if key is None:
@@ -276,8 +278,8 @@ class Registry:
         cache = self.cache
         with self._lock:
             self._purge_dead()
-            any_group = self._by_sender.get(ANY_SENDER)
-            own_group = None if sender is None else self._by_sender.get(id(sender))
+            any_group = self.by_sender.get(ANY_SENDER)
+            own_group = None if sender is None else self.by_sender.get(id(sender))
             if own_group is None:
                 registrations = tuple(any_group.values()) if any_group else ()
             elif any_group is None:
@@ -302,7 +304,7 @@ class Registry:
             self._purge_dead()
             registrations = sorted(
                 itertools.chain.from_iterable(
-                    g.values() for g in self._by_sender.values()
+                    g.values() for g in self.by_sender.values()
                 ),
                 key=_by_seq,
             )
@@ -316,7 +318,7 @@ class Registry:
             self._purge_dead()
             return sum(
                 registration() is not None
-                for group in self._by_sender.values()
+                for group in self.by_sender.values()
                 for registration in group.values()
             )
 

@@ -39,7 +39,14 @@ class AsyncSignal:
     next send; a send already running keeps the receivers it started with.
     """
 
-    __slots__ = ("__weakref__", "_registry", "name", "providing_args", "use_caching")
+    __slots__ = (
+        "__weakref__",
+        "_connected",
+        "_registry",
+        "name",
+        "providing_args",
+        "use_caching",
+    )
 
     def __init__(
         self,
@@ -59,6 +66,8 @@ class AsyncSignal:
         self.use_caching = use_caching
         self.name = name
         self._registry = Registry()
+        # The registry's sender index, for the "nobody is connected" fast path.
+        self._connected = self._registry.by_sender
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name is not None else ""
@@ -137,11 +146,13 @@ class AsyncSignal:
             event loop's thread (use :meth:`asend`); no receiver has run.
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if not self._connected:  # fast path: nothing is connected at all
+            return []
         plan = self._registry.cache.get(id(sender))
         registrations, async_count = (
             self._registry.compute_plan(sender) if plan is None else plan
         )
-        if not registrations:  # fast path: nobody is listening
+        if not registrations:
             return []
         if named:
             _dispatch.check_named(named)
