@@ -55,4 +55,3 @@ def run_from_sync(method: str, run: Callable[[], Awaitable[T]]) -> T:
         if entered:
             raise
     return anyio.run(entered_run, backend="asyncio")
-

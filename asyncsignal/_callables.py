@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import inspect
 from types import FunctionType, MethodType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ("check_receiver", "describe", "is_async_callable")
 
@@ -66,7 +69,7 @@ def check_receiver(receiver: object) -> bool:
     if not _accepts_var_keywords(receiver):
         raise ValueError(
             f"receiver {describe(receiver)} must accept keyword arguments "
-            "(**kwargs): signals call receivers as "
-            "receiver(signal=..., sender=..., **named)"
+            f"(**kwargs), but its signature is {inspect.signature(receiver)}: "
+            "signals call receivers as receiver(signal=..., sender=..., **named)"
         )
     return is_async_callable(receiver)

@@ -80,7 +80,9 @@ def _make_send_caller(keys: tuple[str, ...]) -> Callable[..., Responses]:
     past a bound, use the generic caller.
     """
     if len(_send_callers) >= _SEND_CALLERS_LIMIT or not all(
-        key.isidentifier() and not keyword.iskeyword(key) and not key.startswith(_PREFIX)
+        key.isidentifier()
+        and not keyword.iskeyword(key)
+        and not key.startswith(_PREFIX)
         for key in keys
     ):
         return _send_generic
@@ -159,12 +161,12 @@ async def asend(
     except BaseException:
         # asend was cancelled, or a receiver raised a BaseException: that
         # propagates; receivers' errors it displaced are logged, not lost.
-        for index, error in runner.aborted_errors:
-            _log_error(receivers[index], error, "asend (aborted)")
+        for index, displaced in runner.aborted_errors:
+            _log_error(receivers[index], displaced, "asend (aborted)")
         raise
     if errors:
         return _settle(receivers, outcomes, errors, robust)
-    return list(zip(receivers, outcomes))
+    return list(zip(receivers, outcomes, strict=True))
 
 
 def _settle(
@@ -177,7 +179,7 @@ def _settle(
         for index in sorted(errors):
             outcomes[index] = errors[index]
             _log_error(receivers[index], errors[index], "asend_robust")
-        return list(zip(receivers, outcomes))
+        return list(zip(receivers, outcomes, strict=True))
     if len(errors) == 1:
         (error,) = errors.values()
         raise error

@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from types import MethodType
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 from ._callables import check_receiver, describe
 
@@ -75,7 +75,7 @@ class _StrongRegistration:
         return self._receiver
 
 
-Registration = Union[_WeakRegistration, _WeakMethodRegistration, _StrongRegistration]
+Registration = _WeakRegistration | _WeakMethodRegistration | _StrongRegistration
 
 #: What dispatch reads for one sender: the matching registrations in connection
 #: order, and how many of them are async.

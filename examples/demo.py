@@ -79,7 +79,9 @@ async def tour(backend: str) -> None:
     order_placed.connect(flaky_loyalty_service)
     try:
         for fn, response in await order_placed.asend_robust(downtown, order_id=3):
-            outcome = f"failed: {response!r}" if isinstance(response, Exception) else "ok"
+            outcome = (
+                f"failed: {response!r}" if isinstance(response, Exception) else "ok"
+            )
             print(f"   {fn.__name__:<24} {outcome}")
     finally:
         order_placed.disconnect(flaky_loyalty_service)

@@ -17,7 +17,7 @@ import pytest
 from asyncsignal import AsyncSignal
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import ExceptionGroup
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +32,10 @@ def make_sync(log: list[str], name: str, result: Any = None) -> Any:
 
 
 def make_async(
-    log: list[str], name: str, delay: float | None = None, raises: Exception | None = None
+    log: list[str],
+    name: str,
+    delay: float | None = None,
+    raises: Exception | None = None,
 ) -> Any:
     async def receiver(**kwargs: Any) -> Any:
         log.append(f"{name}:start")
@@ -140,10 +143,9 @@ async def test_asend_isolates_one_failing_receiver_and_raises_its_error() -> Non
         await signal.asend(None)
     assert caught.value is error
     # Nobody was cancelled or skipped.
-    assert sorted(log) == sorted(
-        ["first:start", "first:end", "failing:start", "failing:end", "sync"]
-        + ["last:start", "last:end"]
-    )
+    expected = ["first:start", "first:end", "failing:start", "failing:end", "sync"]
+    expected += ["last:start", "last:end"]
+    assert sorted(log) == sorted(expected)
     assert len(signal.receivers) == len(keep)
 
 
