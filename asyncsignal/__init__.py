@@ -4,8 +4,6 @@ A drop-in replacement for ``django.dispatch.Signal`` whose ``asend`` runs
 coroutine receivers concurrently.
 """
 
-from __future__ import annotations
-
 from ._signal import AsyncSignal as AsyncSignal
 from ._signal import Receivers as Receivers
 from ._signal import Signal as Signal

@@ -54,4 +54,10 @@ def run_from_sync(method: str, run: Callable[[], Awaitable[T]]) -> T:
         # only the first case means "no event loop here".
         if entered:
             raise
-    return anyio.run(entered_run, backend="asyncio")
+    # A loop factory keeps anyio from installing (and, on exit, clearing) the
+    # thread's current event loop, which belongs to the caller.
+    return anyio.run(
+        entered_run,
+        backend="asyncio",
+        backend_options={"loop_factory": asyncio.new_event_loop},
+    )

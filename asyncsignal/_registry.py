@@ -109,7 +109,7 @@ def _sender_key(sender: object) -> SenderKey:
 class Registry:
     """The registrations of one signal.
 
-    Thread-safe: mutations hold a lock; ``plan_for`` reads without one.
+    Thread-safe: mutations hold a lock; ``cache`` is read without one.
     """
 
     __slots__ = (
@@ -203,9 +203,11 @@ class Registry:
                 return _WeakMethodRegistration(receiver, self._receiver_died)
             return _WeakRegistration(receiver, self._receiver_died)
         except TypeError:
+            # For a bound method it is the instance that cannot be referenced.
+            target = receiver.__self__ if isinstance(receiver, MethodType) else receiver
             raise TypeError(
                 f"receiver {describe(receiver)} cannot be weakly referenced "
-                f"({type(receiver).__name__} objects do not support weak "
+                f"({type(target).__name__} objects do not support weak "
                 "references); connect it with weak=False"
             ) from None
 
@@ -262,13 +264,6 @@ class Registry:
                     self._drop_sender(sender_key)
 
     # -- reads ----------------------------------------------------------------
-
-    def plan_for(self, sender: object) -> Plan:
-        """The registrations matching ``sender``, in connection order."""
-        try:
-            return self.cache[id(sender)]
-        except KeyError:
-            return self.compute_plan(sender)
 
     def compute_plan(self, sender: object) -> Plan:
         """Build and cache the plan for ``sender`` (the cache-miss path)."""

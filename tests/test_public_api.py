@@ -1,0 +1,105 @@
+"""The public surface of the package: names, modules, typing marker, reprs."""
+
+from __future__ import annotations
+
+import importlib.resources
+import inspect
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import asyncsignal
+from asyncsignal import AsyncSignal, Receivers, Signal, receiver
+
+if TYPE_CHECKING:
+    import types
+
+PUBLIC_NAMES = {"AsyncSignal", "Receivers", "Signal", "receiver"}
+
+
+def _public_names(module: types.ModuleType) -> set[str]:
+    """Every name without a leading underscore that the module binds (what
+    ``dir()`` and tab completion show)."""
+    return {name for name in vars(module) if not name.startswith("_")}
+
+
+def test_all_is_a_tuple_of_exactly_the_public_names() -> None:
+    assert type(asyncsignal.__all__) is tuple
+    assert len(asyncsignal.__all__) == len(set(asyncsignal.__all__))
+    assert set(asyncsignal.__all__) == PUBLIC_NAMES
+
+
+def test_module_binds_no_public_name_outside_all() -> None:
+    # e.g. ``from __future__ import annotations`` binds ``annotations``.
+    assert _public_names(asyncsignal) == set(asyncsignal.__all__)
+
+
+def test_star_import_exports_exactly_all() -> None:
+    namespace: dict[str, Any] = {}
+    exec("from asyncsignal import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == PUBLIC_NAMES
+    assert all(namespace[name] is getattr(asyncsignal, name) for name in namespace)
+
+
+def test_every_public_object_reports_the_package_as_its_module() -> None:
+    modules = {
+        name: getattr(asyncsignal, name).__module__ for name in asyncsignal.__all__
+    }
+    assert modules == dict.fromkeys(PUBLIC_NAMES, "asyncsignal")
+
+
+def test_public_objects_are_the_expected_kinds() -> None:
+    assert inspect.isclass(AsyncSignal)
+    assert inspect.isclass(Receivers)
+    assert inspect.isfunction(receiver)
+    assert Signal is AsyncSignal
+
+
+def test_package_has_a_version_string() -> None:
+    assert isinstance(asyncsignal.__version__, str)
+    assert asyncsignal.__version__.count(".") >= 1
+
+
+def test_py_typed_marker_is_shipped() -> None:
+    marker = importlib.resources.files("asyncsignal").joinpath("py.typed")
+    assert marker.is_file()
+
+
+def test_signal_repr_includes_its_name_and_receiver_count() -> None:
+    signal = AsyncSignal(name="post_save")
+
+    def handler(**kwargs: Any) -> None:
+        pass
+
+    assert repr(signal) == "<AsyncSignal 'post_save' with 0 receivers>"
+    signal.connect(handler)
+    assert "'post_save'" in repr(signal)
+    assert "1 receivers" in repr(signal)
+
+
+def test_signal_repr_without_name() -> None:
+    assert repr(AsyncSignal()) == "<AsyncSignal with 0 receivers>"
+
+
+def test_receivers_repr_lists_the_receivers() -> None:
+    signal = AsyncSignal()
+
+    def handler(**kwargs: Any) -> None:
+        pass
+
+    signal.connect(handler)
+    assert repr(signal.receivers) == f"<Receivers: [{handler!r}]>"
+
+
+def test_signal_instances_do_not_accept_arbitrary_attributes() -> None:
+    # __slots__: a typo such as ``signal.recievers = ...`` fails loudly.
+    signal = AsyncSignal()
+    with pytest.raises(AttributeError, match="recievers"):
+        signal.recievers = []  # type: ignore[attr-defined]
+
+
+def test_signals_are_weakly_referenceable() -> None:
+    signal = AsyncSignal()
+    assert weakref.ref(signal)() is signal
