@@ -15,6 +15,8 @@ def test_readme_has_python_examples() -> None:
     assert len(BLOCKS) >= 3
 
 
-@pytest.mark.parametrize("source", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize(
+    "source", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))]
+)
 def test_readme_example_runs(source: str) -> None:
     exec(compile(source, f"{README}:example", "exec"), {"__name__": "readme"})
