@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
+    from exceptiongroup import BaseExceptionGroup
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine
     from types import TracebackType
@@ -79,7 +82,7 @@ else:  # pragma: no cover - covered by the Python 3.10 run
 
 
 class _AsyncioRunner(TaskRunner):
-    __slots__ = ("_loop", "_pending", "_tasks", "_waiter")
+    __slots__ = ("_cancelling", "_loop", "_pending", "_tasks", "_waiter")
 
     def __init__(self, outcomes: list[Any], loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(outcomes)
@@ -87,6 +90,8 @@ class _AsyncioRunner(TaskRunner):
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
+        #: Set once this runner has cancelled its tasks.
+        self._cancelling = False
 
     def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
         task = _new_task(coro, self._loop)
@@ -95,8 +100,12 @@ class _AsyncioRunner(TaskRunner):
             self._pending += 1
             task.add_done_callback(self._task_done)
 
-    def _task_done(self, _task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._pending -= 1
+        if not task.cancelled() and not isinstance(task.exception(), Exception | None):
+            # A BaseException (not cancellation) aborts the dispatch, as in a
+            # trio nursery: the other receivers are cancelled.
+            self._cancel_pending()
         waiter = self._waiter
         if not self._pending and waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -108,29 +117,37 @@ class _AsyncioRunner(TaskRunner):
         tb: TracebackType | None,
     ) -> None:
         cancellation: asyncio.CancelledError | None = None
-        if self._pending:
-            if exc is not None:
-                self._cancel_pending()
+        if self._pending and exc is None:
             try:
                 await self._wait_pending()
             except asyncio.CancelledError as cancelled:
                 cancellation = cancelled
-                self._cancel_pending()
-                with anyio.CancelScope(shield=True):
-                    # anyio re-delivers a scope's cancellation on every loop
-                    # iteration; the shield stops that busy loop while the
-                    # receivers finish their cleanup.
-                    await self._wait_pending(ignore_cancellation=True)
+        if self._pending:
+            # Aborting (the block raised, or the caller was cancelled): cancel
+            # what still runs and wait for it whatever else is cancelled.
+            self._cancel_pending()
+            with anyio.CancelScope(shield=True):
+                # anyio re-delivers a scope's cancellation on every loop
+                # iteration; the shield stops that busy loop while the
+                # receivers finish their cleanup.
+                await self._wait_pending(ignore_cancellation=True)
         if exc is not None or cancellation is not None:
             self._collect_aborted()
             if cancellation is not None:
                 raise cancellation
             return
+        fatal: list[BaseException] = []
         for task, index in self._tasks:
+            if self._cancelling and task.cancelled():
+                continue
             try:
                 self.outcomes[index] = task.result()
             except Exception as error:
                 self.errors[index] = error
+            except BaseException as error:
+                fatal.append(error)
+        if fatal:
+            raise _one_or_group(fatal)
 
     async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
         while self._pending:
@@ -144,6 +161,7 @@ class _AsyncioRunner(TaskRunner):
                 self._waiter = None
 
     def _cancel_pending(self) -> None:
+        self._cancelling = True
         for task, _ in self._tasks:
             task.cancel()
 
@@ -190,9 +208,39 @@ class _TrioRunner(TaskRunner):
             # Raise the cancellation here, as asyncio does, instead of reporting
             # errors (or results) the receivers produced while being cancelled.
             await self._trio.lowlevel.checkpoint_if_cancelled()
+        except BaseExceptionGroup as group:
+            self.aborted_errors.extend(self.errors.items())
+            # trio's nursery wraps even a single BaseException (a sync
+            # receiver's KeyboardInterrupt, say); raise it as asyncio does.
+            fatal = [
+                leaf
+                for leaf in _leaves(group)
+                if not isinstance(leaf, self._trio.Cancelled)
+            ]
+            if not fatal:
+                raise
+            raise _one_or_group(fatal) from None
         except BaseException:
             self.aborted_errors.extend(self.errors.items())
             raise
+
+
+def _one_or_group(errors: list[BaseException]) -> BaseException:
+    """What propagates when receivers raise ``BaseException``\\s (not
+    cancellation): the exception itself, or a group if there are several."""
+    if len(errors) == 1:
+        return errors[0]
+    return BaseExceptionGroup("several receivers raised in asend()", errors)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [
+        leaf
+        for error in group.exceptions
+        for leaf in (
+            _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+        )
+    ]
 
 
 def open_runner(outcomes: list[Any]) -> TaskRunner:
