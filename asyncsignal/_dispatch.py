@@ -141,7 +141,7 @@ async def asend(
     runner = open_runner(outcomes)
     errors = runner.errors
     try:
-        async with runner:
+        try:
             for registration in registrations:
                 receiver = registration()
                 if receiver is None:
@@ -158,6 +158,11 @@ async def asend(
                     runner.start(result, index)
                 else:
                     outcomes[index] = result
+        except BaseException:
+            await runner.abort()
+            raise
+        if runner.waiting:
+            await runner.wait()
     except BaseException:
         # asend was cancelled, or a receiver raised a BaseException: that
         # propagates; receivers' errors it displaced are logged, not lost.

@@ -12,7 +12,7 @@ from ._registry import Registry
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-    from ._registry import Plan
+    from ._registry import Plan, Registration
 
 __all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
 
@@ -157,10 +157,7 @@ class AsyncSignal:
         if named:
             _dispatch.check_named(named)
         if async_count:
-            return run_from_sync(
-                "send",
-                lambda: _dispatch.asend(self, registrations, sender, named, False),
-            )
+            return self._send_from_sync("send", registrations, sender, named)
         return _dispatch.send(self, registrations, sender, named)
 
     def send_robust(self, sender: object, **named: Any) -> Responses:
@@ -175,11 +172,23 @@ class AsyncSignal:
         if named:
             _dispatch.check_named(named)
         if async_count:
-            return run_from_sync(
-                "send_robust",
-                lambda: _dispatch.asend(self, registrations, sender, named, True),
-            )
+            return self._send_from_sync("send_robust", registrations, sender, named)
         return _dispatch.send_robust(self, registrations, sender, named)
+
+    def _send_from_sync(
+        self,
+        method: str,
+        registrations: tuple[Registration, ...],
+        sender: object,
+        named: dict[str, Any],
+    ) -> Responses:
+        # A method of its own: a lambda in send() would make its arguments
+        # closure cells, created on every call, even when nothing is connected.
+        robust = method == "send_robust"
+        return run_from_sync(
+            method,
+            lambda: _dispatch.asend(self, registrations, sender, named, robust),
+        )
 
     async def asend(self, sender: object, **named: Any) -> Responses:
         """Call every receiver for ``sender`` concurrently; return

@@ -6,14 +6,19 @@ finish without suspending, so both backends get a lighter structure with the
 same guarantees:
 
 - asyncio: plain ``asyncio.Task`` objects, started eagerly on Python 3.12+ (a
-  receiver that never suspends finishes inside :meth:`start`), awaited and
-  cancelled the way ``asyncio.TaskGroup`` does it;
-- trio: a nursery, with each receiver's ``Exception`` captured in its task.
+  receiver that never suspends has finished when :meth:`~TaskRunner.start`
+  returns, and nothing is awaited at all), cancelled like ``asyncio.TaskGroup``
+  cancels its tasks;
+- trio: a nursery, opened by :meth:`~TaskRunner.wait`; trio runs no new task
+  before its parent waits anyway.
 
-Both guarantee that no task outlives the ``async with`` block: if the waiting
-task is cancelled, or the block raises, every receiver still running is
-cancelled and awaited before the exception propagates. A receiver's
-``Exception`` never cancels its siblings; it is stored in ``errors``.
+The caller starts every coroutine, then calls :meth:`~TaskRunner.wait` if
+:attr:`~TaskRunner.waiting`, or :meth:`~TaskRunner.abort` if it must stop
+early. Either way no task outlives that call: if the waiting task is cancelled
+every receiver still running is cancelled and awaited before the cancellation
+propagates. A receiver's ``Exception`` never cancels its siblings: it lands in
+``errors``. A ``BaseException`` that is not a cancellation cancels the siblings
+and propagates as itself (several: a ``BaseExceptionGroup``).
 """
 
 from __future__ import annotations
@@ -29,21 +34,17 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
-    from types import TracebackType
-
-    from typing_extensions import Self
 
 __all__ = ("TaskRunner", "open_runner")
 
 
 class TaskRunner:
-    """Runs coroutines concurrently; results land in ``outcomes[index]`` and
+    """Runs coroutines concurrently: results land in ``outcomes[index]``,
     exceptions in ``errors[index]``.
 
-    When the block is left by an exception (the waiting task was cancelled, or
-    a receiver raised a ``BaseException``), that exception propagates and
-    ``aborted_errors`` holds the receivers' ``Exception``\\s it displaced, so the
-    caller can report them.
+    If :meth:`wait` or :meth:`abort` ends with an exception (cancellation, a
+    ``BaseException``), ``aborted_errors`` holds the receivers' ``Exception``\\ s
+    it displaced, for the caller to report.
     """
 
     __slots__ = ("aborted_errors", "errors", "outcomes")
@@ -53,19 +54,22 @@ class TaskRunner:
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
 
+    @property
+    def waiting(self) -> bool:
+        """Whether :meth:`wait` must be awaited: a started receiver is unfinished."""
+        raise NotImplementedError
+
     def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Start running ``coro`` for ``outcomes[index]``."""
+        raise NotImplementedError
 
-    async def __aenter__(self) -> Self:
-        return self
+    async def wait(self) -> None:
+        """Wait until every started receiver has finished."""
+        raise NotImplementedError
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+    async def abort(self) -> None:
+        """Cancel every started receiver and wait until they have finished."""
+        raise NotImplementedError
 
 
 if sys.version_info >= (3, 12):
@@ -85,7 +89,9 @@ class _AsyncioRunner(TaskRunner):
     __slots__ = ("_cancelling", "_loop", "_pending", "_tasks", "_waiter")
 
     def __init__(self, outcomes: list[Any], loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(outcomes)
+        self.outcomes = outcomes
+        self.errors = {}
+        self.aborted_errors = []
         self._loop = loop
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
@@ -93,61 +99,67 @@ class _AsyncioRunner(TaskRunner):
         #: Set once this runner has cancelled its tasks.
         self._cancelling = False
 
+    @property
+    def waiting(self) -> bool:
+        return self._pending > 0
+
     def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
         task = _new_task(coro, self._loop)
-        self._tasks.append((task, index))
-        if not task.done():
+        if task.done():
+            self._collect(task, index)
+        else:
+            self._tasks.append((task, index))
             self._pending += 1
             task.add_done_callback(self._task_done)
+
+    def _collect(self, task: asyncio.Task[Any], index: int) -> None:
+        # Outside the done callback: a BaseException must reach the caller.
+        try:
+            self.outcomes[index] = task.result()
+        except Exception as error:
+            self.errors[index] = error
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._pending -= 1
         if not task.cancelled() and not isinstance(task.exception(), Exception | None):
             # A BaseException (not cancellation) aborts the dispatch, as in a
             # trio nursery: the other receivers are cancelled.
-            self._cancel_pending()
+            self._cancel_all()
         waiter = self._waiter
         if not self._pending and waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        cancellation: asyncio.CancelledError | None = None
-        if self._pending and exc is None:
-            try:
-                await self._wait_pending()
-            except asyncio.CancelledError as cancelled:
-                cancellation = cancelled
-        if self._pending:
-            # Aborting (the block raised, or the caller was cancelled): cancel
-            # what still runs and wait for it whatever else is cancelled.
-            self._cancel_pending()
-            with anyio.CancelScope(shield=True):
-                # anyio re-delivers a scope's cancellation on every loop
-                # iteration; the shield stops that busy loop while the
-                # receivers finish their cleanup.
-                await self._wait_pending(ignore_cancellation=True)
-        if exc is not None or cancellation is not None:
-            self._collect_aborted()
-            if cancellation is not None:
-                raise cancellation
-            return
+    async def wait(self) -> None:
+        try:
+            await self._wait_pending()
+        except asyncio.CancelledError:
+            await self.abort()
+            raise
         fatal: list[BaseException] = []
         for task, index in self._tasks:
             if self._cancelling and task.cancelled():
                 continue
             try:
-                self.outcomes[index] = task.result()
-            except Exception as error:
-                self.errors[index] = error
+                self._collect(task, index)
             except BaseException as error:
                 fatal.append(error)
         if fatal:
             raise _one_or_group(fatal)
+
+    async def abort(self) -> None:
+        self._cancel_all()
+        if self._pending:
+            with anyio.CancelScope(shield=True):
+                # anyio re-delivers a scope's cancellation on every loop
+                # iteration; the shield stops that busy loop while the
+                # receivers finish their cleanup.
+                await self._wait_pending(ignore_cancellation=True)
+        self.aborted_errors.extend(self.errors.items())
+        for task, index in self._tasks:
+            if not task.cancelled():
+                error = task.exception()
+                if isinstance(error, Exception):
+                    self.aborted_errors.append((index, error))
 
     async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
         while self._pending:
@@ -160,34 +172,28 @@ class _AsyncioRunner(TaskRunner):
             finally:
                 self._waiter = None
 
-    def _cancel_pending(self) -> None:
+    def _cancel_all(self) -> None:
         self._cancelling = True
         for task, _ in self._tasks:
             task.cancel()
 
-    def _collect_aborted(self) -> None:
-        self.aborted_errors.extend(self.errors.items())
-        for task, index in self._tasks:
-            if not task.cancelled():
-                error = task.exception()
-                if isinstance(error, Exception):
-                    self.aborted_errors.append((index, error))
-
 
 class _TrioRunner(TaskRunner):
-    __slots__ = ("_nursery", "_nursery_manager", "_trio")
+    __slots__ = ("_coros", "_trio")
 
     def __init__(self, outcomes: list[Any], trio: Any) -> None:
-        super().__init__(outcomes)
+        self.outcomes = outcomes
+        self.errors = {}
+        self.aborted_errors = []
         self._trio = trio
-        self._nursery_manager = trio.open_nursery()
+        self._coros: list[tuple[Coroutine[Any, Any, Any], int]] = []
 
-    async def __aenter__(self) -> Self:
-        self._nursery = await self._nursery_manager.__aenter__()
-        return self
+    @property
+    def waiting(self) -> bool:
+        return bool(self._coros)
 
     def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        self._nursery.start_soon(self._run, coro, index)
+        self._coros.append((coro, index))
 
     async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
         try:
@@ -195,27 +201,23 @@ class _TrioRunner(TaskRunner):
         except Exception as error:
             self.errors[index] = error
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def wait(self) -> None:
+        trio = self._trio
         try:
-            await self._nursery_manager.__aexit__(exc_type, exc, tb)
-            # trio's cancellation is level-triggered: if every receiver absorbed
-            # its Cancelled, the nursery exits normally inside a cancelled scope.
-            # Raise the cancellation here, as asyncio does, instead of reporting
-            # errors (or results) the receivers produced while being cancelled.
-            await self._trio.lowlevel.checkpoint_if_cancelled()
+            async with trio.open_nursery() as nursery:
+                for coro, index in self._coros:
+                    nursery.start_soon(self._run, coro, index)
+            # trio's cancellation is level-triggered: if every receiver
+            # absorbed its Cancelled, the nursery exits normally inside a
+            # cancelled scope. Raise the cancellation here, as asyncio does,
+            # instead of reporting what receivers did while being cancelled.
+            await trio.lowlevel.checkpoint_if_cancelled()
         except BaseExceptionGroup as group:
             self.aborted_errors.extend(self.errors.items())
-            # trio's nursery wraps even a single BaseException (a sync
-            # receiver's KeyboardInterrupt, say); raise it as asyncio does.
+            # trio's nursery wraps even a single BaseException; raise it as
+            # asyncio does.
             fatal = [
-                leaf
-                for leaf in _leaves(group)
-                if not isinstance(leaf, self._trio.Cancelled)
+                leaf for leaf in _leaves(group) if not isinstance(leaf, trio.Cancelled)
             ]
             if not fatal:
                 raise
@@ -224,9 +226,15 @@ class _TrioRunner(TaskRunner):
             self.aborted_errors.extend(self.errors.items())
             raise
 
+    async def abort(self) -> None:
+        # Nothing has run yet: trio runs a task only once the nursery waits.
+        for coro, _ in self._coros:
+            coro.close()
+        self.aborted_errors.extend(self.errors.items())
+
 
 def _one_or_group(errors: list[BaseException]) -> BaseException:
-    """What propagates when receivers raise ``BaseException``\\s (not
+    """What propagates when receivers raise ``BaseException``\\ s (not
     cancellation): the exception itself, or a group if there are several."""
     if len(errors) == 1:
         return errors[0]
@@ -244,9 +252,16 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 
 def open_runner(outcomes: list[Any]) -> TaskRunner:
-    """A runner for the backend running the current task."""
-    # trio is looked up, not imported: if it is not imported, it is not running.
+    """A runner for the backend running the current task.
+
+    :raises RuntimeError: outside an asyncio or trio task.
+    """
+    loop = asyncio._get_running_loop()
+    # current_task() is None in a trio task running as a guest on this loop.
+    if loop is not None and asyncio.current_task(loop) is not None:
+        return _AsyncioRunner(outcomes, loop)
+    # Looked up, not imported: if trio is not imported, it is not running.
     trio = sys.modules.get("trio")
     if trio is not None and trio.lowlevel.in_trio_task():
         return _TrioRunner(outcomes, trio)
-    return _AsyncioRunner(outcomes, asyncio.get_running_loop())
+    raise RuntimeError("asend() must be awaited in an asyncio or trio task")

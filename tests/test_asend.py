@@ -447,11 +447,10 @@ async def test_asend_cancels_other_receivers_when_one_raises_a_base_exception() 
     assert cancelled == ["slow"]
 
 
-async def test_asend_groups_base_exceptions_from_several_receivers(
-    anyio_backend: Any,
-) -> None:
-    if anyio_backend[0] == "asyncio" and sys.version_info < (3, 12):
-        pytest.skip("without eager tasks the first one cancels the second")
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_asend_groups_base_exceptions_from_several_receivers_on_trio() -> None:
+    """trio has spawned every receiver before any runs; two that raise before
+    their first checkpoint both raise. On asyncio the first aborts the rest."""
     signal = AsyncSignal()
     first, second = Fatal("first"), Fatal("second")
 
@@ -466,3 +465,30 @@ async def test_asend_groups_base_exceptions_from_several_receivers(
     with pytest.raises(BaseExceptionGroup) as caught:
         await signal.asend(None)
     assert sorted(caught.value.exceptions, key=str) == [first, second]
+
+
+async def test_asend_stops_starting_receivers_after_a_base_exception() -> None:
+    signal = AsyncSignal()
+    log: list[str] = []
+
+    def fatal_sync(**kwargs: Any) -> None:
+        raise Fatal("stop")
+
+    later = make_async(log, "later")
+    signal.connect(fatal_sync)
+    signal.connect(later)
+    with pytest.raises(Fatal):
+        await signal.asend(None)
+    assert log == []
+
+
+def test_asend_outside_an_async_task_is_a_runtime_error() -> None:
+    signal = AsyncSignal()
+
+    async def receiver(**kwargs: Any) -> None:
+        """Never called."""
+
+    signal.connect(receiver)
+    coroutine = signal.asend(None)
+    with pytest.raises(RuntimeError, match="asyncio or trio task"):
+        coroutine.send(None)
