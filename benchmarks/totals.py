@@ -1,0 +1,129 @@
+"""One-shot workloads: connect and disconnect many receivers, and memory.
+
+Receivers and receiver objects are made in the untimed set-up; what is
+measured is only the library's ``connect`` (and ``disconnect``) calls.
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+from typing import TYPE_CHECKING
+
+from .calls import Unsupported
+from .harness import TotalEntry, Trial, WrongResult, check_probe
+from .receivers import Listener, ProbeListener, kinds, make_receivers
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .libraries import Library
+    from .receivers import Probe
+
+__all__ = ("connect_disconnect", "connect_methods")
+
+#: Receivers in the correctness check that precedes the timed runs.
+_VERIFY = 20
+
+
+def _expect_registrations(lib: Library, sig: object, count: int) -> None:
+    actual = lib.registrations(sig)
+    if actual != count:
+        raise WrongResult(f"{actual} receivers connected, expected {count}")
+
+
+def _fire_expect(lib: Library, sig: object, probe: Probe, called: list[int]) -> None:
+    probe.clear()
+    lib.fire(sig)
+    check_probe(probe, called)
+
+
+def _supported(lib: Library) -> None:
+    if lib.name == "aiosignal":
+        raise Unsupported("aiosignal is a plain list of callbacks")
+
+
+def connect_disconnect(lib: Library, count: int) -> TotalEntry:
+    """Connect ``count`` function receivers, then disconnect them all."""
+    _supported(lib)
+
+    def verify() -> None:
+        probe: Probe = []
+        receivers = make_receivers(
+            kinds("sync", times=_VERIFY), positional=lib.positional, probe=probe
+        )
+        sig = lib.new_signal()
+        for receiver in receivers:
+            sig.connect(receiver)
+        _expect_registrations(lib, sig, _VERIFY)
+        _fire_expect(lib, sig, probe, list(range(_VERIFY)))
+        for receiver in receivers:
+            sig.disconnect(receiver)
+        _expect_registrations(lib, sig, 0)
+        _fire_expect(lib, sig, probe, [])
+
+    def trial() -> Trial:
+        receivers = make_receivers(
+            kinds("sync", times=count), positional=lib.positional
+        )
+        sig = lib.new_signal()
+        connect, disconnect = sig.connect, sig.disconnect
+
+        def run() -> None:
+            for receiver in receivers:
+                connect(receiver)
+            # In connection order, as code tearing down its receivers would.
+            for receiver in receivers:
+                disconnect(receiver)
+
+        return Trial(run, lambda: _expect_registrations(lib, sig, 0))
+
+    return TotalEntry(verify, trial)
+
+
+def connect_methods(lib: Library, count: int) -> TotalEntry:
+    """Connect ``count`` bound methods of distinct objects, held weakly.
+
+    Also what the memory workload measures (with a memory meter).
+    """
+    _supported(lib)
+    method_of = operator.attrgetter(lib.method_name)
+
+    def verify() -> None:
+        probe: Probe = []
+        listeners = [ProbeListener(i, probe) for i in range(_VERIFY)]
+        sig = lib.new_signal()
+        for listener in listeners:
+            sig.connect(method_of(listener))
+        _expect_registrations(lib, sig, _VERIFY)
+        _fire_expect(lib, sig, probe, list(range(_VERIFY)))
+        # Held weakly: a collected object's receiver is gone.
+        del listeners[0]
+        gc.collect()
+        _fire_expect(lib, sig, probe, list(range(1, _VERIFY)))
+
+    def trial() -> Trial:
+        listeners = [Listener(i) for i in range(count)]
+        # The only strong reference to the signal, so close() can drop it.
+        box = [lib.new_signal()]
+
+        def run() -> None:
+            connect: Callable[..., object] = box[0].connect
+            for listener in listeners:
+                connect(method_of(listener))
+
+        def check() -> None:
+            _expect_registrations(lib, box[0], count)
+
+        def close() -> None:
+            # Drop the signal (signals sit in reference cycles: collect)
+            # before the listeners die: with the signal alive, every death
+            # runs its weak-reference callback, and a library whose
+            # callback scans its receivers (psygnal: 158 s for 100,000)
+            # would spend minutes in this untimed teardown.
+            box.clear()
+            gc.collect()
+
+        return Trial(run, check, close)
+
+    return TotalEntry(verify, trial)

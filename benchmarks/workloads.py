@@ -1,0 +1,369 @@
+"""The catalogue: PERF.md's workloads W1-W8, memory and the scaling curves,
+with their contenders, sizes and targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .calls import Dispatch
+from .receivers import kinds
+
+if TYPE_CHECKING:
+    from .backends import Backend
+    from .receivers import Kind
+
+__all__ = ("FULL", "SMOKE", "Mode", "Target", "Workload", "catalogue", "select")
+
+OURS = "asyncsignal"
+DJANGO = "django"
+
+#: Contenders of asend on asyncio (W3) in table order.
+_ASYNCIO_W3 = (
+    OURS,
+    DJANGO,
+    "blinker",
+    "aiosignal",
+    "raw: await in turn",
+    "raw: eager tasks",
+    "raw: asyncio.TaskGroup",
+    "raw: anyio task group",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """PERF.md's target: ours ÷ ``anchor`` ≤ ``ratio`` (same run)."""
+
+    anchor: str
+    ratio: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Sizes and repetitions of a full run or a smoke run."""
+
+    name: str
+    #: Rounds of per-call workloads, and the time one sample aims at
+    #: (0: one call per sample, no calibration).
+    call_rounds: int
+    batch_seconds: float
+    #: Rounds of one-shot workloads (connect many, memory).
+    total_rounds: int
+    memory_rounds: int
+    w6_receivers: int
+    w7_senders: int
+    w8_receivers: int
+    #: Django connects in O(n): many registrations take O(n²), so its
+    #: one-shot workloads stop at this size.
+    django_cap: int
+    memory_receivers: int
+    curve_receivers: tuple[int, ...]
+    curve_registrations: tuple[int, ...]
+
+
+FULL = Mode(
+    name="full",
+    call_rounds=20,
+    batch_seconds=0.04,
+    total_rounds=5,
+    memory_rounds=3,
+    w6_receivers=10_000,
+    w7_senders=1_000,
+    w8_receivers=100_000,
+    django_cap=10_000,
+    memory_receivers=10_000,
+    curve_receivers=(1, 10, 100, 1_000),
+    curve_registrations=(1_000, 3_000, 10_000, 30_000, 100_000),
+)
+
+#: Every workload and contender once, at tiny sizes: does the suite still run?
+SMOKE = Mode(
+    name="smoke",
+    call_rounds=1,
+    batch_seconds=0.0,
+    total_rounds=1,
+    memory_rounds=1,
+    w6_receivers=100,
+    w7_senders=20,
+    w8_receivers=400,
+    django_cap=200,
+    memory_receivers=100,
+    curve_receivers=(1, 10),
+    curve_registrations=(100, 300),
+)
+
+#: What a one-shot workload does (see ``totals.py``).
+Operation = Literal["connect+disconnect", "connect methods", "memory"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One row of the table (or one point of a scaling curve).
+
+    Per-call workloads have a ``dispatch``; one-shot workloads an ``operation``
+    on ``size`` receivers. ``unit`` is per call (µs), per run (ms) or per
+    receiver (B).
+    """
+
+    id: str
+    title: str
+    unit: str
+    contenders: tuple[str, ...]
+    backend: Backend = "sync"
+    dispatch: Dispatch | None = None
+    operation: Operation | None = None
+    size: int = 0
+    targets: tuple[Target, ...] = ()
+    #: The scaling curve this is a point of, and its x.
+    curve: str | None = None
+    x: int = 0
+    note: str = ""
+
+    def cap(self, contender: str, mode: Mode) -> str | None:
+        """Why ``contender`` is not run at this size, if it is capped."""
+        if contender == DJANGO and self.operation and self.size > mode.django_cap:
+            return (
+                f"Django capped at {mode.django_cap:,} registrations: its connect "
+                "scans all of them (O(n²) in total)"
+            )
+        return None
+
+
+def _per_call(
+    id: str,
+    title: str,
+    mode: Literal["send", "asend"],
+    kinds: tuple[Kind, ...],
+    contenders: tuple[str, ...],
+    backend: Backend = "sync",
+    targets: tuple[Target, ...] = (),
+    senders: int = 0,
+    curve: str | None = None,
+    x: int = 0,
+    note: str = "",
+) -> Workload:
+    if mode == "asend" and backend == "sync":
+        backend = "asyncio"
+    return Workload(
+        id,
+        title,
+        "µs",
+        contenders,
+        backend,
+        Dispatch(mode, kinds, backend, senders),
+        targets=targets,
+        curve=curve,
+        x=x,
+        note=note,
+    )
+
+
+def catalogue(mode: Mode) -> list[Workload]:
+    """Every workload, in run order, sized for ``mode``."""
+    ten_async = kinds("async", times=10)
+    w6, w7, w8 = mode.w6_receivers, mode.w7_senders, mode.w8_receivers
+    cap = min(mode.django_cap, w8)
+    workloads = [
+        _per_call(
+            "W1",
+            "send, 0 receivers",
+            "send",
+            (),
+            (OURS, DJANGO, "blinker", "psygnal"),
+            targets=(Target(DJANGO, 1.0),),
+        ),
+        _per_call(
+            "W2",
+            "send, 10 sync receivers",
+            "send",
+            kinds("sync", times=10),
+            (OURS, DJANGO, "blinker", "psygnal", "raw: list comp"),
+            targets=(Target(DJANGO, 0.5),),
+        ),
+        _per_call(
+            "W7",
+            f"send from 1 of {w7:,} senders, 1 receiver each",
+            "send",
+            kinds("sync", times=w7),
+            (OURS, DJANGO, "blinker"),
+            targets=(Target(DJANGO, 0.1),),
+            senders=w7,
+        ),
+        _per_call(
+            "W2b",
+            "asend, 1 async receiver",
+            "asend",
+            ("async",),
+            (OURS, DJANGO, "blinker", "aiosignal", "raw: await in turn"),
+            targets=(Target(DJANGO, 0.3),),
+        ),
+        _per_call(
+            "W3",
+            "asend, 10 async receivers, no suspension",
+            "asend",
+            ten_async,
+            _ASYNCIO_W3,
+            targets=(
+                Target(DJANGO, 0.35),
+                Target("raw: await in turn", 4.0, "moonshot"),
+            ),
+        ),
+        _per_call(
+            "W3-uvloop",
+            "W3 on uvloop",
+            "asend",
+            ten_async,
+            _ASYNCIO_W3,
+            backend="uvloop",
+        ),
+        _per_call(
+            "W3-trio",
+            "W3 on trio",
+            "asend",
+            ten_async,
+            (OURS, "raw: trio nursery", "raw: anyio task group", "raw: await in turn"),
+            backend="trio",
+            targets=(Target("raw: trio nursery", 1.2),),
+        ),
+        _per_call(
+            "W4",
+            "asend, 5 sync + 5 async receivers, interleaved",
+            "asend",
+            kinds("sync", "async", times=5),
+            (OURS, DJANGO, "blinker"),
+            targets=(Target(DJANGO, 0.15),),
+            note="blinker: _sync_wrapper calls sync receivers inline",
+        ),
+        _per_call(
+            "W5",
+            "asend, 10 async receivers, each sleeping 1 ms",
+            "asend",
+            kinds("sleep", times=10),
+            (
+                OURS,
+                DJANGO,
+                "blinker",
+                "aiosignal",
+                "raw: asyncio.TaskGroup",
+                "raw: eager tasks",
+            ),
+            targets=(Target(DJANGO, 1.1),),
+        ),
+        _per_call(
+            "W5-trio",
+            "W5 on trio (trio.sleep)",
+            "asend",
+            kinds("sleep", times=10),
+            (OURS, "raw: trio nursery"),
+            backend="trio",
+        ),
+        Workload(
+            "W6",
+            f"connect + disconnect {w6:,} receivers",
+            "ms",
+            (OURS, DJANGO, "blinker", "psygnal"),
+            operation="connect+disconnect",
+            size=w6,
+            targets=(Target(DJANGO, 0.02),),
+        ),
+        Workload(
+            "W8",
+            f"connect {w8:,} weak bound-method receivers",
+            "ms",
+            (OURS, DJANGO, "blinker", "psygnal"),
+            operation="connect methods",
+            size=w8,
+        ),
+        Workload(
+            "W8-cap",
+            f"W8 at Django's cap: {cap:,} receivers",
+            "ms",
+            (OURS, DJANGO, "blinker", "psygnal"),
+            operation="connect methods",
+            size=cap,
+        ),
+        Workload(
+            "MEM",
+            f"memory per weak bound-method receiver ({mode.memory_receivers:,})",
+            "B",
+            (OURS, DJANGO, "blinker", "psygnal"),
+            operation="memory",
+            size=mode.memory_receivers,
+            targets=(Target(DJANGO, 1.0),),
+        ),
+    ]
+    three = (OURS, DJANGO, "blinker")
+    for n in mode.curve_receivers:
+        workloads.append(
+            _per_call(
+                f"scale-send-{n}",
+                f"send, {_count(n, 'sync receiver')}",
+                "send",
+                kinds("sync", times=n),
+                three,
+                curve="send",
+                x=n,
+            )
+        )
+    for n in mode.curve_receivers:
+        workloads.append(
+            _per_call(
+                f"scale-asend-{n}",
+                f"asend, {_count(n, 'async receiver')}",
+                "asend",
+                kinds("async", times=n),
+                three,
+                curve="asend",
+                x=n,
+            )
+        )
+    for n in mode.curve_registrations:
+        workloads.append(
+            Workload(
+                f"scale-cd-{n}",
+                f"connect + disconnect {n:,}",
+                "ms",
+                three,
+                operation="connect+disconnect",
+                size=n,
+                curve="connect+disconnect",
+                x=n,
+            )
+        )
+    return workloads
+
+
+def select(workloads: list[Workload], only: str | None) -> list[Workload]:
+    """Workloads matching a ``--only`` list such as ``W3,W5,scale``.
+
+    A token matches its id and every id it prefixes before a dash: ``W3``
+    selects W3, W3-trio and W3-uvloop; ``scale`` (or ``scaling``) every
+    curve; ``scale-cd`` one curve. Case is ignored.
+
+    :raises ValueError: a token matches nothing.
+    """
+    if not only:
+        return workloads
+    tokens = [t.strip().lower() for t in only.split(",") if t.strip()]
+    tokens = ["scale" if t == "scaling" else t for t in tokens]
+    chosen = [w for w in workloads if any(_matches(w, t) for t in tokens)]
+    unmatched = [t for t in tokens if not any(_matches(w, t) for w in workloads)]
+    if unmatched:
+        known = ", ".join(w.id for w in workloads if w.curve is None)
+        raise ValueError(
+            f"--only {','.join(unmatched)}: no such workload "
+            f"(known: {known}, scale, scale-send, scale-asend, scale-cd)"
+        )
+    return chosen
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _matches(workload: Workload, token: str) -> bool:
+    id_ = workload.id.lower()
+    return id_ == token or id_.startswith(token + "-")
