@@ -49,10 +49,9 @@ class TaskRunner:
 
     __slots__ = ("aborted_errors", "errors", "outcomes")
 
-    def __init__(self, outcomes: list[Any]) -> None:
-        self.outcomes = outcomes
-        self.errors: dict[int, Exception] = {}
-        self.aborted_errors: list[tuple[int, Exception]] = []
+    outcomes: list[Any]
+    errors: dict[int, Exception]
+    aborted_errors: list[tuple[int, Exception]]
 
     @property
     def waiting(self) -> bool:
