@@ -296,30 +296,23 @@ def catalogue(mode: Mode) -> list[Workload]:
         ),
     ]
     three = (OURS, DJANGO, "blinker")
-    for n in mode.curve_receivers:
-        workloads.append(
-            _per_call(
-                f"scale-send-{n}",
-                f"send, {_count(n, 'sync receiver')}",
-                "send",
-                kinds("sync", times=n),
-                three,
-                curve="send",
-                x=n,
+    curves: tuple[tuple[Literal["send", "asend"], Literal["sync", "async"]], ...] = (
+        ("send", "sync"),
+        ("asend", "async"),
+    )
+    for call, kind in curves:
+        for n in mode.curve_receivers:
+            workloads.append(
+                _per_call(
+                    f"scale-{call}-{n}",
+                    f"{call}, {_count(n, f'{kind} receiver')}",
+                    call,
+                    kinds(kind, times=n),
+                    three,
+                    curve=call,
+                    x=n,
+                )
             )
-        )
-    for n in mode.curve_receivers:
-        workloads.append(
-            _per_call(
-                f"scale-asend-{n}",
-                f"asend, {_count(n, 'async receiver')}",
-                "asend",
-                kinds("async", times=n),
-                three,
-                curve="asend",
-                x=n,
-            )
-        )
     for n in mode.curve_registrations:
         workloads.append(
             Workload(

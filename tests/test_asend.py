@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from receivers import make_async, make_sync
 
 from asyncsignal import AsyncSignal
 
@@ -20,34 +21,6 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 pytestmark = pytest.mark.anyio
-
-
-def make_sync(log: list[str], name: str, result: Any = None) -> Any:
-    def receiver(**kwargs: Any) -> Any:
-        log.append(name)
-        return result if result is not None else name
-
-    receiver.__qualname__ = name
-    return receiver
-
-
-def make_async(
-    log: list[str],
-    name: str,
-    delay: float | None = None,
-    raises: Exception | None = None,
-) -> Any:
-    async def receiver(**kwargs: Any) -> Any:
-        log.append(f"{name}:start")
-        if delay is not None:
-            await anyio.sleep(delay)
-        log.append(f"{name}:end")
-        if raises is not None:
-            raise raises
-        return name
-
-    receiver.__qualname__ = name
-    return receiver
 
 
 async def test_asend_with_no_receivers_returns_empty_list() -> None:

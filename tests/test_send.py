@@ -21,6 +21,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
+from receivers import make_async, make_sync
 
 from asyncsignal import AsyncSignal
 
@@ -36,42 +37,6 @@ Responses = list[tuple[Any, Any]]
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-def make_sync(
-    log: list[str], name: str, raises: BaseException | None = None
-) -> Callable[..., str]:
-    """A sync receiver that records ``name`` and returns it (or raises)."""
-
-    def receiver(**kwargs: Any) -> str:
-        log.append(name)
-        if raises is not None:
-            raise raises
-        return name
-
-    receiver.__qualname__ = name
-    return receiver
-
-
-def make_async(
-    log: list[str],
-    name: str,
-    delay: float | None = None,
-    raises: BaseException | None = None,
-) -> Callable[..., Any]:
-    """An async receiver that logs its start and end and returns ``name``."""
-
-    async def receiver(**kwargs: Any) -> str:
-        log.append(f"{name}:start")
-        if delay is not None:
-            await anyio.sleep(delay)
-        log.append(f"{name}:end")
-        if raises is not None:
-            raise raises
-        return name
-
-    receiver.__qualname__ = name
-    return receiver
 
 
 def run_in_thread(func: Callable[[], Any]) -> Any:
