@@ -51,7 +51,8 @@ class Probe:
                 if behaviour == "shielded":
                     with anyio.CancelScope(shield=True):
                         await self.running.wait()
-                        await anyio.sleep(0.05)
+                        # Outlasts the 0.05 s deadlines below.
+                        await anyio.sleep(0.2)
                     return "shielded work done"
                 if behaviour == "swallows":
                     try:
