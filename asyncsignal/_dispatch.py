@@ -140,38 +140,47 @@ async def asend(
     outcomes: list[Any] = []
     runner = open_runner(outcomes)
     errors = runner.errors
+    receiver: Callable[..., Any] | None = None
     try:
         try:
-            for registration in registrations:
-                receiver = registration()
-                if receiver is None:
-                    continue
-                index = len(receivers)
-                receivers.append(receiver)
-                outcomes.append(None)
-                try:
-                    result = receiver(signal=signal, sender=sender, **named)
-                except Exception as error:
-                    errors[index] = error
-                    continue
-                if registration.is_async:
-                    runner.start(result, index)
-                else:
-                    outcomes[index] = result
+            try:
+                for registration in registrations:
+                    receiver = registration()
+                    if receiver is None:
+                        continue
+                    index = len(receivers)
+                    receivers.append(receiver)
+                    outcomes.append(None)
+                    try:
+                        result = receiver(signal=signal, sender=sender, **named)
+                    except Exception as error:
+                        errors[index] = error
+                        continue
+                    if registration.is_async:
+                        runner.start(result, index)
+                    else:
+                        outcomes[index] = result
+            except BaseException:
+                await runner.abort()
+                raise
+            if runner.waiting:
+                await runner.wait()
         except BaseException:
-            await runner.abort()
+            # asend was cancelled, or a receiver raised a BaseException: that
+            # propagates; receivers' errors it displaced are logged, not lost.
+            for index, displaced in runner.aborted_errors:
+                _log_error(receivers[index], displaced, "asend (aborted)")
             raise
-        if runner.waiting:
-            await runner.wait()
-    except BaseException:
-        # asend was cancelled, or a receiver raised a BaseException: that
-        # propagates; receivers' errors it displaced are logged, not lost.
-        for index, displaced in runner.aborted_errors:
-            _log_error(receivers[index], displaced, "asend (aborted)")
-        raise
-    if errors:
-        return _settle(receivers, outcomes, errors, robust)
-    return list(zip(receivers, outcomes, strict=True))
+        if errors:
+            return _settle(receivers, outcomes, errors, robust)
+        return list(zip(receivers, outcomes, strict=True))
+    finally:
+        # A receiver's exception (raised from here, or returned by *_robust)
+        # keeps this frame alive through its traceback for as long as the
+        # caller keeps it: the frame must not keep every receiver alive too.
+        receivers.clear()
+        outcomes.clear()
+        receiver = result = None
 
 
 def _settle(

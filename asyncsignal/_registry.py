@@ -3,9 +3,10 @@
 Registrations live in one insertion-ordered dict per sender key, so ``connect`` and
 ``disconnect`` are O(1). Dispatch never filters: it reads a precomputed *plan* per
 sender (the matching registrations in connection order) from a cache that needs no
-lock. Any change to the registrations replaces the cache; a weak-reference callback
-only queues the dead key and replaces the cache, so it never blocks, never takes a
-lock and is safe to run from the garbage collector in any thread.
+lock. Any change to the registrations replaces the cache. A weak-reference
+callback queues the dead key, replaces the cache and purges at once only if the
+lock is free: it never waits, so it is safe to run from the garbage collector
+in any thread, even one that holds the lock.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class Registry:
         #: sender key -> the sender: a weak reference where it can be one, so a
         #: dead sender's registrations are dropped before its id is reused.
         self._senders: dict[SenderKey, object] = {}
-        #: keys whose receiver or sender died, waiting to be purged under the lock.
+        #: keys whose receiver or sender died, not yet purged (under the lock).
         self._dead: list[tuple[SenderKey, ReceiverKey | None]] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()
@@ -147,11 +148,23 @@ class Registry:
 
     def _on_receiver_death(self, registration: Any) -> None:
         self._dead.append((registration.sender_key, registration.key))
-        self.cache = {}
+        self._purge_soon()
 
     def _on_sender_death(self, sender_ref: Any) -> None:
         self._dead.append((sender_ref.sender_key, None))
+        self._purge_soon()
+
+    def _purge_soon(self) -> None:
         self.cache = {}
+        # Purge now if the lock is free, so that a dead sender's strongly held
+        # receivers are released with it; never wait for the lock: this may
+        # run inside the garbage collector while this very thread holds it,
+        # in which case the holder purges before its next read.
+        if self._lock.acquire(blocking=False):
+            try:
+                self._purge_dead()
+            finally:
+                self._lock.release()
 
     # -- mutations (under the lock) -------------------------------------------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
+import weakref
 from typing import Any
 
 import anyio
@@ -14,6 +16,9 @@ import pytest
 
 from asyncsignal import AsyncSignal
 from asyncsignal._registry import Registry
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 
 def make_receivers(count: int, log: list[str]) -> list[Any]:
@@ -190,3 +195,47 @@ async def test_send_from_worker_thread_reraises_a_receivers_no_event_loop_error(
     with pytest.raises(anyio.NoEventLoopError, match="from the receiver"):
         await anyio.to_thread.run_sync(signal.send, None)
     assert calls == ["called"]
+
+
+def test_dead_sender_releases_its_strongly_connected_receivers_at_once() -> None:
+    signal = AsyncSignal()
+    sender = Sender()
+    log: list[str] = []
+    (receiver,) = make_receivers(1, log)
+    signal.connect(receiver, sender=sender, weak=False)
+    alive = weakref.ref(receiver)
+    del receiver
+    assert alive() is not None  # held by its strong registration
+    del sender
+    gc.collect()
+    # No signal call in between: the registration went with its sender.
+    assert alive() is None
+
+
+@pytest.mark.anyio
+async def test_a_kept_receiver_error_does_not_keep_other_receivers_alive() -> None:
+    """A robust response (or a raised error) keeps the dispatch frame alive
+    through its traceback; that frame must not hold every receiver."""
+    signal = AsyncSignal()
+    log: list[str] = []
+    (bystander,) = make_receivers(1, log)
+
+    def fails(**kwargs: Any) -> None:
+        raise ValueError("kept by the caller")
+
+    async def fails_async(**kwargs: Any) -> None:
+        raise KeyError("kept by the caller")
+
+    signal.connect(fails)
+    signal.connect(fails_async)
+    signal.connect(bystander)
+    responses = await signal.asend_robust(None)
+    kept_errors = [responses[0][1], responses[1][1]]
+    with pytest.raises(ExceptionGroup) as raised:
+        await signal.asend(None)
+    alive = weakref.ref(bystander)
+    del responses, bystander
+    gc.collect()
+    assert alive() is None
+    assert [type(e) for e in kept_errors] == [ValueError, KeyError]
+    assert len(raised.value.exceptions) == 2
