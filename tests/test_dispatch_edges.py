@@ -239,3 +239,23 @@ async def test_a_kept_receiver_error_does_not_keep_other_receivers_alive() -> No
     assert alive() is None
     assert [type(e) for e in kept_errors] == [ValueError, KeyError]
     assert len(raised.value.exceptions) == 2
+
+
+def test_weakref_callbacks_leave_the_purge_to_a_lock_holder() -> None:
+    """A callback that finds the lock held (say, the garbage collector ran
+    inside this registry's own locked code) queues its key without waiting;
+    the next operation purges it."""
+    signal = AsyncSignal()
+    registry = signal._registry
+    sender = Sender()
+    log: list[str] = []
+    (receiver,) = make_receivers(1, log)
+    signal.connect(receiver, sender=sender)
+    with registry._lock:
+        del sender
+        gc.collect()
+        del receiver
+        gc.collect()
+        assert len(registry._dead) == 2  # queued, not purged, nothing blocked
+    assert len(signal.receivers) == 0
+    assert not registry.by_sender
