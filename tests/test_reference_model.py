@@ -328,4 +328,4 @@ def test_signal_behaves_like_the_reference_model(
     backend: tuple[str, dict[str, Any]],
 ) -> None:
     machine = type("Machine", (SignalMachine,), {"backend": backend})
-    run_state_machine_as_test(machine, settings=PROFILE)
+    run_state_machine_as_test(machine, settings=PROFILE)  # type: ignore[no-untyped-call,unused-ignore]
