@@ -4,12 +4,21 @@ A drop-in replacement for ``django.dispatch.Signal`` whose ``asend`` runs
 coroutine receivers concurrently.
 """
 
+from ._errors import ReceiverTimeout as ReceiverTimeout
+from ._errors import WeakReceiverWarning as WeakReceiverWarning
 from ._signal import AsyncSignal as AsyncSignal
 from ._signal import Receivers as Receivers
 from ._signal import Signal as Signal
 from ._signal import receiver as receiver
 
-__all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
+__all__ = (
+    "AsyncSignal",
+    "ReceiverTimeout",
+    "Receivers",
+    "Signal",
+    "WeakReceiverWarning",
+    "receiver",
+)
 __version__ = "0.1.0"
 
 # Show the public path in reprs, tracebacks and docs.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -12,7 +12,7 @@ import anyio.from_thread
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ("run_from_sync", "running_in_event_loop_thread")
+__all__ = ("check_can_block", "run_from_sync", "running_in_event_loop_thread")
 
 T = TypeVar("T")
 
@@ -25,27 +25,35 @@ def running_in_event_loop_thread() -> bool:
     return trio is not None and bool(trio.lowlevel.in_trio_run())
 
 
-def run_from_sync(method: str, run: Callable[[], Awaitable[T]]) -> T:
-    """Run ``run()`` to completion from synchronous code and return its result.
-
-    - In a worker thread of a running event loop (``anyio.to_thread.run_sync``),
-      it runs in that loop and this thread waits.
-    - In a thread with no event loop, it runs on a new asyncio event loop.
+def check_can_block(method: str) -> None:
+    """Refuse to wait for async receivers from an event loop's own thread.
 
     :raises RuntimeError: in the event loop's own thread, where waiting would
-        deadlock the loop; nothing has run.
+        deadlock the loop.
     """
     if running_in_event_loop_thread():
         raise RuntimeError(
             f"{method}() was called from a running event loop while async receivers "
             f"are connected; use 'await signal.a{method}(...)' instead"
         )
+
+
+def run_from_sync(func: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``func(*args)`` to completion from synchronous code; return its result.
+
+    - In a worker thread of a running event loop (``anyio.to_thread.run_sync``),
+      it runs in that loop and this thread waits.
+    - In a thread with no event loop, it runs on a new asyncio event loop, which
+      is closed before this returns.
+
+    The caller has checked :func:`check_can_block`.
+    """
     entered = False
 
     async def entered_run() -> T:
         nonlocal entered
         entered = True
-        return await run()
+        return await func(*args)
 
     try:
         return anyio.from_thread.run(entered_run)

@@ -5,23 +5,27 @@ Receivers are called as ``receiver(signal=signal, sender=sender, **named)``.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ._bridge import check_can_block, run_from_sync
 from ._callables import describe
+from ._policies import ASYNC, POLICY, SYNC
 from ._tasks import open_runner
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import ExceptionGroup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
-    from ._registry import Registration
+    from ._registry import Plan, Registration
+    from ._tasks import TaskRunner
 
-__all__ = ("asend", "check_named", "logger", "send", "send_robust")
+__all__ = ("asend", "check_named", "logger", "send", "send_with_policies")
 
 logger = logging.getLogger("asyncsignal")
 
@@ -102,25 +106,93 @@ def _make_send_caller(keys: tuple[str, ...]) -> Callable[..., Responses]:
     return call_all
 
 
-def send_robust(
+def send_with_policies(
     signal: object,
-    registrations: tuple[Registration, ...],
+    plan: Plan,
     sender: object,
     named: dict[str, Any],
+    robust: bool,
+    method: str,
+    claim: Callable[[Registration], bool],
 ) -> Responses:
-    """Call sync receivers in order; an ``Exception`` becomes the response."""
-    responses: Responses = []
-    for registration in registrations:
-        receiver = registration()
-        if receiver is None:
-            continue
-        try:
-            response = receiver(signal=signal, sender=sender, **named)
-        except Exception as error:
-            _log_error(receiver, error, "send_robust")
-            response = error
-        responses.append((receiver, response))
-    return responses
+    """The sync path for every plan the generated callers do not cover.
+
+    Sync receivers (``thread=True`` ones too) are called in connection order in
+    this thread, with no event loop running in it; then the async receivers run
+    concurrently on an event loop (:func:`run_from_sync`) and this waits.
+    Without async receivers and ``robust``, the first exception propagates and
+    later receivers are not called; otherwise errors are isolated and settled as
+    ``asend`` settles them.
+    """
+    if plan.has_async:
+        check_can_block(method)
+    isolate = robust or plan.has_async
+    receivers: list[Callable[..., Any]] = []
+    outcomes: list[Any] = []
+    errors: dict[int, Exception] = {}
+    later: list[tuple[int, Registration]] = []
+    receiver: Callable[..., Any] | None = None
+    try:
+        for registration in plan.registrations:
+            receiver = registration()
+            if receiver is None or (
+                registration.kind is POLICY
+                and registration.policy.once
+                and not claim(registration)
+            ):
+                continue
+            index = len(receivers)
+            receivers.append(receiver)
+            outcomes.append(None)
+            if registration.is_async:
+                later.append((index, registration))
+            elif not isolate:
+                outcomes[index] = receiver(signal=signal, sender=sender, **named)
+            else:
+                try:
+                    outcomes[index] = receiver(signal=signal, sender=sender, **named)
+                except Exception as error:
+                    errors[index] = error
+        if later:
+            run_from_sync(
+                _run_later,
+                *(signal, later, receivers, outcomes, errors, sender, named, method),
+            )
+        return _settle(receivers, outcomes, errors, robust, method)
+    finally:
+        # See asend: a kept exception must not keep every receiver alive.
+        receivers.clear()
+        outcomes.clear()
+        receiver = None
+
+
+async def _run_later(
+    signal: object,
+    later: list[tuple[int, Registration]],
+    receivers: list[Callable[..., Any]],
+    outcomes: list[Any],
+    errors: dict[int, Exception],
+    sender: object,
+    named: dict[str, Any],
+    method: str,
+) -> None:
+    """Run ``send``'s async receivers concurrently on this event loop."""
+    runner = open_runner(outcomes, receivers)
+    runner.errors = errors
+    try:
+        for index, registration in later:
+            try:
+                coro = receivers[index](signal=signal, sender=sender, **named)
+            except Exception as error:
+                errors[index] = error
+                continue
+            runner.start(coro, index, registration.policy.timeout)
+    # start() raises only a receiver's BaseException (eager start).
+    except BaseException:
+        await _abort(runner, receivers, method)
+        raise
+    if runner.waiting:
+        await _wait(runner, receivers, method)
 
 
 async def asend(
@@ -129,50 +201,69 @@ async def asend(
     sender: object,
     named: dict[str, Any],
     robust: bool,
+    method: str,
+    claim: Callable[[Registration], bool],
+    run_in_thread: Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]],
 ) -> Responses:
     """Start every receiver in connection order and wait for all of them.
 
-    Sync receivers are called inline; async ones run concurrently, one task
-    each. Errors are isolated: each is either the receiver's response
-    (``robust``) or raised once every receiver has finished.
+    Plain sync receivers are called inline; async ones run concurrently, one
+    task each; receivers with a policy are wrapped by it (a worker thread, a
+    time limit, removal before the call). Errors are isolated: each is either
+    the receiver's response (``robust``) or raised once every receiver has
+    finished.
     """
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
-    runner = open_runner(outcomes)
+    runner = open_runner(outcomes, receivers)
     errors = runner.errors
     receiver: Callable[..., Any] | None = None
     try:
         try:
-            try:
-                for registration in registrations:
-                    receiver = registration()
-                    if receiver is None:
-                        continue
-                    index = len(receivers)
-                    receivers.append(receiver)
-                    outcomes.append(None)
-                    try:
-                        result = receiver(signal=signal, sender=sender, **named)
-                    except Exception as error:
-                        errors[index] = error
-                        continue
-                    if registration.is_async:
-                        runner.start(result, index)
+            for registration in registrations:
+                receiver = registration()
+                if receiver is None:
+                    continue
+                kind = registration.kind
+                policy = registration.policy
+                if kind is POLICY and policy.once and not claim(registration):
+                    continue
+                index = len(receivers)
+                receivers.append(receiver)
+                outcomes.append(None)
+                try:
+                    if kind is SYNC:
+                        outcomes[index] = receiver(
+                            signal=signal, sender=sender, **named
+                        )
+                    elif kind is ASYNC:
+                        runner.start(
+                            receiver(signal=signal, sender=sender, **named), index
+                        )
+                    elif registration.is_async:
+                        runner.start(
+                            receiver(signal=signal, sender=sender, **named),
+                            index,
+                            policy.timeout,
+                        )
+                    elif policy.thread:
+                        call = functools.partial(
+                            receiver, signal=signal, sender=sender, **named
+                        )
+                        runner.start(run_in_thread(call), index, policy.timeout)
                     else:
-                        outcomes[index] = result
-            except BaseException:
-                await runner.abort()
-                raise
-            if runner.waiting:
-                await runner.wait()
+                        outcomes[index] = receiver(
+                            signal=signal, sender=sender, **named
+                        )
+                except Exception as error:
+                    errors[index] = error
         except BaseException:
-            # asend was cancelled, or a receiver raised a BaseException: that
-            # propagates; receivers' errors it displaced are logged, not lost.
-            for index, displaced in runner.aborted_errors:
-                _log_error(receivers[index], displaced, "asend (aborted)")
+            await _abort(runner, receivers, method)
             raise
+        if runner.waiting:
+            await _wait(runner, receivers, method)
         if errors:
-            return _settle(receivers, outcomes, errors, robust)
+            return _settle(receivers, outcomes, errors, robust, method)
         return list(zip(receivers, outcomes, strict=True))
     finally:
         # A receiver's exception (raised from here, or returned by *_robust)
@@ -180,7 +271,36 @@ async def asend(
         # caller keeps it: the frame must not keep every receiver alive too.
         receivers.clear()
         outcomes.clear()
-        receiver = result = None
+        receiver = None
+
+
+async def _abort(
+    runner: TaskRunner, receivers: list[Callable[..., Any]], method: str
+) -> None:
+    """Stop early (a receiver raised a ``BaseException`` while starting)."""
+    try:
+        await runner.abort()
+    finally:
+        _log_aborted(runner, receivers, method)
+
+
+async def _wait(
+    runner: TaskRunner, receivers: list[Callable[..., Any]], method: str
+) -> None:
+    try:
+        await runner.wait()
+    except BaseException:
+        # The caller was cancelled, or a receiver raised a BaseException: that
+        # propagates; receivers' errors it displaced are logged, not lost.
+        _log_aborted(runner, receivers, method)
+        raise
+
+
+def _log_aborted(
+    runner: TaskRunner, receivers: list[Callable[..., Any]], method: str
+) -> None:
+    for index, displaced in runner.aborted_errors:
+        _log_error(receivers[index], displaced, f"{method} (aborted)")
 
 
 def _settle(
@@ -188,17 +308,20 @@ def _settle(
     outcomes: list[Any],
     errors: dict[int, Exception],
     robust: bool,
+    method: str,
 ) -> Responses:
+    if not errors:
+        return list(zip(receivers, outcomes, strict=True))
     if robust:
         for index in sorted(errors):
             outcomes[index] = errors[index]
-            _log_error(receivers[index], errors[index], "asend_robust")
+            _log_error(receivers[index], errors[index], method)
         return list(zip(receivers, outcomes, strict=True))
     if len(errors) == 1:
         (error,) = errors.values()
         raise error
     raise ExceptionGroup(
-        f"{len(errors)} receivers raised in asend()",
+        f"{len(errors)} receivers raised in {method}()",
         [errors[index] for index in sorted(errors)],
     )
 

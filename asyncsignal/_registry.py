@@ -16,12 +16,17 @@ import threading
 import weakref
 from collections.abc import Callable, Hashable
 from types import MethodType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._callables import check_receiver, describe
+from ._callables import describe
+from ._policies import ASYNC, DEFAULT_POLICY, POLICY, SYNC
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from typing_extensions import Self
+
+    from ._policies import Policy
 
 __all__ = ("ANY_SENDER", "Plan", "Registration", "Registry")
 
@@ -37,52 +42,94 @@ ANY_SENDER: SenderKey = 0
 _CACHE_LIMIT = 4096
 
 
-class _WeakRegistration(weakref.ref):  # type: ignore[type-arg]
+_FIELDS = ("is_async", "key", "kind", "policy", "sender_key", "seq")
+
+
+class _Registration:
+    """What every registration knows besides its receiver, set complete at
+    creation (``seq`` is its position, assigned under the registry's lock)."""
+
+    # Each concrete class declares the slots: a weakref.ref subclass cannot
+    # share a base that has any. The type checker sees them here.
+    __slots__ = _FIELDS if TYPE_CHECKING else ()
+
+    key: ReceiverKey
+    sender_key: SenderKey
+    is_async: bool
+    policy: Policy
+    kind: int
+    seq: int
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        callback: Any,
+        key: ReceiverKey,
+        sender_key: SenderKey,
+        is_async: bool,
+        policy: Policy,
+    ) -> None:
+        self.key = key
+        self.sender_key = sender_key
+        self.is_async = is_async
+        self.policy = policy
+        self.kind = _kind(is_async, policy)
+        self.seq = -1
+
+
+class _WeakRegistration(_Registration, weakref.ref):  # type: ignore[type-arg]
     """A receiver held weakly; calling it returns the receiver or ``None``."""
 
-    __slots__ = ("is_async", "key", "sender_key", "seq")
+    __slots__ = _FIELDS
 
-    is_async: bool
-    key: ReceiverKey
-    sender_key: SenderKey
-    seq: int
+    def __new__(cls, receiver: Receiver, callback: Any, *_: Any) -> Self:
+        return weakref.ref.__new__(cls, receiver, callback)
 
 
-class _WeakMethodRegistration(weakref.WeakMethod):  # type: ignore[type-arg]
+class _WeakMethodRegistration(_Registration, weakref.WeakMethod):  # type: ignore[type-arg]
     """A bound method held weakly (through its instance and its function)."""
 
-    __slots__ = ("is_async", "key", "sender_key", "seq")
+    __slots__ = _FIELDS
 
-    is_async: bool
-    key: ReceiverKey
-    sender_key: SenderKey
-    seq: int
+    def __new__(cls, receiver: Receiver, callback: Any, *_: Any) -> Self:
+        return weakref.WeakMethod.__new__(cls, receiver, callback)
 
 
-class _StrongRegistration:
+class _StrongRegistration(_Registration):
     """A receiver held strongly (``weak=False``)."""
 
-    __slots__ = ("_receiver", "is_async", "key", "sender_key", "seq")
+    __slots__ = ("_receiver", *_FIELDS)
 
-    is_async: bool
-    key: ReceiverKey
-    sender_key: SenderKey
-    seq: int
-
-    def __init__(self, receiver: Receiver) -> None:
+    def __init__(self, receiver: Receiver, *fields: Any) -> None:
+        super().__init__(receiver, *fields)
         self._receiver = receiver
 
     def __call__(self) -> Receiver:
         return self._receiver
 
 
+def _kind(is_async: bool, policy: Policy) -> int:
+    if policy is not DEFAULT_POLICY:
+        return POLICY
+    return ASYNC if is_async else SYNC
+
+
 Registration = _WeakRegistration | _WeakMethodRegistration | _StrongRegistration
 
-#: What dispatch reads for one sender: the matching registrations in connection
-#: order, and how many of them are async.
-Plan = tuple[tuple[Registration, ...], int]
 
-_NO_RECEIVERS: Plan = ((), 0)
+class Plan(NamedTuple):
+    """What dispatch reads for one sender."""
+
+    #: The matching live registrations, in connection order.
+    registrations: tuple[Registration, ...]
+    #: Some receiver is async: ``send`` needs an event loop for it.
+    has_async: bool
+    #: Every receiver is sync and may be called repeatedly (no ``once``): the
+    #: generated fast callers apply under ``send``.
+    inline_only: bool
+
+
+_NO_RECEIVERS = Plan((), False, True)
 
 
 def _receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> ReceiverKey:
@@ -174,21 +221,21 @@ class Registry:
         sender: object,
         weak: bool,
         dispatch_uid: Hashable | None,
+        is_async: bool,
+        policy: Policy,
     ) -> None:
-        """Register ``receiver`` for ``sender``; a second registration with the same
-        receiver (or ``dispatch_uid``) and sender is ignored.
+        """Register a checked ``receiver`` for ``sender``; a second registration
+        with the same receiver (or ``dispatch_uid``) and sender is ignored, so
+        the first one keeps its place and its policy.
 
-        :raises TypeError: receiver not callable, unhashable ``dispatch_uid``, or
-            ``weak=True`` for a receiver that cannot be weakly referenced.
-        :raises ValueError: receiver does not accept ``**kwargs``.
+        :raises TypeError: unhashable ``dispatch_uid``, or ``weak=True`` for a
+            receiver that cannot be weakly referenced.
         """
-        is_async = check_receiver(receiver)
         key = _receiver_key(receiver, dispatch_uid)
         sender_key = _sender_key(sender)
-        registration = self._new_registration(receiver, weak)
-        registration.is_async = is_async
-        registration.key = key
-        registration.sender_key = sender_key
+        registration = self._new_registration(
+            receiver, weak, key, sender_key, is_async, policy
+        )
         with self._lock:
             self._purge_dead()
             group = self.by_sender.get(sender_key)
@@ -208,13 +255,28 @@ class Registry:
             group[key] = registration
             self.cache = {}
 
-    def _new_registration(self, receiver: Receiver, weak: bool) -> Registration:
+    def _new_registration(
+        self,
+        receiver: Receiver,
+        weak: bool,
+        key: ReceiverKey,
+        sender_key: SenderKey,
+        is_async: bool,
+        policy: Policy,
+    ) -> Registration:
         if not weak:
-            return _StrongRegistration(receiver)
+            return _StrongRegistration(
+                receiver, None, key, sender_key, is_async, policy
+            )
+        kind = (
+            _WeakMethodRegistration
+            if isinstance(receiver, MethodType)
+            else _WeakRegistration
+        )
         try:
-            if isinstance(receiver, MethodType):
-                return _WeakMethodRegistration(receiver, self._receiver_died)
-            return _WeakRegistration(receiver, self._receiver_died)
+            return kind(
+                receiver, self._receiver_died, key, sender_key, is_async, policy
+            )
         except TypeError:
             # For a bound method it is the instance that cannot be referenced.
             target = receiver.__self__ if isinstance(receiver, MethodType) else receiver
@@ -251,6 +313,19 @@ class Registry:
                 return False
             if not group:
                 self._drop_sender(sender_key)
+            self.cache = {}
+            return True
+
+    def claim(self, registration: Registration) -> bool:
+        """Remove a ``once`` registration before its call; return whether this
+        caller removed it (exactly one concurrent sender does)."""
+        with self._lock:
+            group = self.by_sender.get(registration.sender_key)
+            if group is None or group.get(registration.key) is not registration:
+                return False
+            del group[registration.key]
+            if not group:
+                self._drop_sender(registration.sender_key)
             self.cache = {}
             return True
 
@@ -300,7 +375,15 @@ class Registry:
                     )
                 )
         live = tuple(r for r in registrations if r() is not None)
-        plan: Plan = (live, sum(r.is_async for r in live)) if live else _NO_RECEIVERS
+        plan = (
+            Plan(
+                live,
+                any(r.is_async for r in live),
+                all(not r.is_async and not r.policy.once for r in live),
+            )
+            if live
+            else _NO_RECEIVERS
+        )
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[id(sender)] = plan

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
-from ._bridge import run_from_sync
+from ._callables import check_receiver, describe
+from ._errors import WeakReceiverWarning
+from ._policies import check_timeout, resolve_policy
 from ._registry import Registry
+from ._tasks import run_in_worker_thread
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-    from ._registry import Plan, Registration
+    from ._registry import Plan
 
 __all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
 
@@ -33,6 +40,9 @@ class AsyncSignal:
     :param use_caching: accepted for compatibility with Django; lookups are
         always cached.
     :param name: a name for ``repr()`` and error messages.
+    :param thread: the default of ``connect(thread=...)`` for sync receivers.
+    :param timeout: the default of ``connect(timeout=...)`` for async and
+        thread receivers, in seconds.
 
     Receivers are called as ``receiver(signal=self, sender=sender, **named)``.
     ``connect`` and ``disconnect`` are thread-safe and take effect from the
@@ -45,6 +55,8 @@ class AsyncSignal:
         "_registry",
         "name",
         "providing_args",
+        "thread",
+        "timeout",
         "use_caching",
     )
 
@@ -54,7 +66,15 @@ class AsyncSignal:
         use_caching: bool = False,
         *,
         name: str | None = None,
+        thread: bool = False,
+        timeout: float | None = None,
     ) -> None:
+        if not isinstance(thread, bool):
+            raise TypeError(
+                f"thread must be True or False, got {type(thread).__name__} {thread!r}"
+            )
+        self.timeout = check_timeout(timeout)
+        self.thread = thread
         if isinstance(providing_args, str) or not (
             providing_args is None or isinstance(providing_args, Iterable)
         ):
@@ -79,6 +99,10 @@ class AsyncSignal:
         sender: object = None,
         weak: bool = True,
         dispatch_uid: Hashable | None = None,
+        *,
+        thread: bool | None = None,
+        timeout: float | None = None,
+        once: bool = False,
     ) -> ReceiverT:
         """Connect ``receiver`` to this signal and return it (so ``@sig.connect``
         works as a decorator).
@@ -91,15 +115,42 @@ class AsyncSignal:
         :param weak: hold the receiver weakly (the default); it is then
             disconnected when garbage collected.
         :param dispatch_uid: identifies the registration instead of the receiver.
+        :param thread: run this sync receiver in a worker thread under
+            :meth:`asend` (anyio's thread pool and its default limiter),
+            concurrently with the others; ``None`` takes the signal's default.
+            Under :meth:`send` it is called in the caller's thread like any sync
+            receiver. A thread cannot be killed: when its receiver times out or
+            the caller is cancelled, ``asend`` stops waiting for it and the
+            thread runs to its end unobserved.
+        :param timeout: seconds after which this async or ``thread=True``
+            receiver is cancelled; its outcome is then a
+            :class:`~asyncsignal.ReceiverTimeout`, isolated like any error.
+            ``None`` takes the signal's default. An anyio shield active in the
+            receiver holds against it, as against any cancellation.
+        :param once: remove the registration before its first call; concurrent
+            sends from tasks and threads call it exactly once.
 
         Connecting the same receiver (or ``dispatch_uid``) for the same sender
-        twice keeps one registration, at its first position.
+        twice keeps one registration, at its first position, with its first
+        policy. Nothing is connected when an argument is rejected.
 
         :raises TypeError: ``receiver`` is not callable or cannot be weakly
-            referenced with ``weak=True``; ``dispatch_uid`` is unhashable.
-        :raises ValueError: ``receiver`` does not accept ``**kwargs``.
+            referenced with ``weak=True``; ``dispatch_uid`` is unhashable;
+            ``thread=True`` for an async receiver; ``thread``/``once`` not a
+            bool; ``timeout`` not a number.
+        :raises ValueError: ``receiver`` does not accept ``**kwargs``;
+            ``timeout`` not positive and finite; ``timeout`` for a sync
+            receiver called inline (it cannot be interrupted).
+        :warns WeakReceiverWarning: ``weak=True`` for a ``lambda`` or a
+            ``functools.partial``, which would be collected at once.
         """
-        self._registry.connect(receiver, sender, weak, dispatch_uid)
+        is_async = check_receiver(receiver)
+        policy = resolve_policy(
+            receiver, is_async, thread, timeout, once, self.thread, self.timeout
+        )
+        if weak and _dies_at_once(receiver):
+            _warn_weak(receiver)
+        self._registry.connect(receiver, sender, weak, dispatch_uid, is_async, policy)
         return receiver
 
     def disconnect(
@@ -119,14 +170,21 @@ class AsyncSignal:
 
     def has_listeners(self, sender: object = None) -> bool:
         """Whether ``send(sender)`` would call at least one live receiver."""
-        registrations, _ = self._plan_for(sender)
-        return any(registration() is not None for registration in registrations)
+        return any(
+            registration() is not None
+            for registration in self._plan_for(sender).registrations
+        )
 
     @property
     def receivers(self) -> Receivers:
         """A live view of the registrations: ``len()`` counts them, iterating
         yields their receivers in connection order, and it is falsy when empty."""
         return Receivers(self._registry)
+
+    async def _run_in_thread(self, call: Callable[[], Any]) -> Any:
+        """How a ``thread=True`` receiver's call runs under ``asend``: in anyio's
+        worker threads. A subclass may run it elsewhere (``asyncsignal.django``)."""
+        return await run_in_worker_thread(call)
 
     def _plan_for(self, sender: object) -> Plan:
         plan = self._registry.cache.get(id(sender))
@@ -136,11 +194,13 @@ class AsyncSignal:
         """Call every receiver for ``sender`` and return ``(receiver, response)``
         pairs in connection order.
 
-        Sync receivers are called in order in this thread; the first exception
-        propagates and later receivers are not called. If async receivers are
-        connected, every receiver runs as :meth:`asend` would (errors isolated,
-        then raised): on the event loop that owns this worker thread, or on a
-        new asyncio event loop if this thread has none.
+        Sync receivers (``thread=True`` ones too) are called in connection order
+        in this thread, with no event loop running in it, so code that must not
+        run in one (Django's ORM) works; the first exception propagates and
+        later receivers are not called. If async receivers are connected, they
+        run concurrently afterwards on an event loop (the one owning this worker
+        thread, or a new asyncio loop if the thread has none), every receiver's
+        error is isolated and raised at the end as :meth:`asend` raises it.
 
         :raises RuntimeError: if async receivers are connected and this is an
             event loop's thread (use :meth:`asend`); no receiver has run.
@@ -149,16 +209,17 @@ class AsyncSignal:
         if not self._connected:  # fast path: nothing is connected at all
             return []
         plan = self._registry.cache.get(id(sender))
-        registrations, async_count = (
-            self._registry.compute_plan(sender) if plan is None else plan
-        )
-        if not registrations:
+        if plan is None:
+            plan = self._registry.compute_plan(sender)
+        if not plan.registrations:
             return []
         if named:
             _dispatch.check_named(named)
-        if async_count:
-            return self._send_from_sync("send", registrations, sender, named)
-        return _dispatch.send(self, registrations, sender, named)
+        if plan.inline_only:
+            return _dispatch.send(self, plan.registrations, sender, named)
+        return _dispatch.send_with_policies(
+            self, plan, sender, named, False, "send", self._registry.claim
+        )
 
     def send_robust(self, sender: object, **named: Any) -> Responses:
         """Like :meth:`send`, but a receiver's ``Exception`` becomes its response
@@ -166,28 +227,13 @@ class AsyncSignal:
         ``asyncsignal`` logger; every receiver is called.
         ``BaseException``\\s (``KeyboardInterrupt``, cancellation) propagate.
         """
-        registrations, async_count = self._plan_for(sender)
-        if not registrations:
+        plan = self._plan_for(sender)
+        if not plan.registrations:
             return []
         if named:
             _dispatch.check_named(named)
-        if async_count:
-            return self._send_from_sync("send_robust", registrations, sender, named)
-        return _dispatch.send_robust(self, registrations, sender, named)
-
-    def _send_from_sync(
-        self,
-        method: str,
-        registrations: tuple[Registration, ...],
-        sender: object,
-        named: dict[str, Any],
-    ) -> Responses:
-        # A method of its own: a lambda in send() would make its arguments
-        # closure cells, created on every call, even when nothing is connected.
-        robust = method == "send_robust"
-        return run_from_sync(
-            method,
-            lambda: _dispatch.asend(self, registrations, sender, named, robust),
+        return _dispatch.send_with_policies(
+            self, plan, sender, named, True, "send_robust", self._registry.claim
         )
 
     async def asend(self, sender: object, **named: Any) -> Responses:
@@ -195,40 +241,88 @@ class AsyncSignal:
         ``(receiver, response)`` pairs in connection order.
 
         Receivers start in connection order: a sync receiver is called at its
-        turn in the event loop's thread; an async receiver gets its own task at
-        its turn (on Python 3.12+ asyncio it runs eagerly up to its first
-        suspension). All run concurrently; this returns when all have finished.
+        turn in the event loop's thread (``thread=True``: in a worker thread);
+        an async receiver gets its own task at its turn (on Python 3.12+
+        asyncio it runs eagerly up to its first suspension, unless the loop
+        has a custom task factory, which then creates the task). All run
+        concurrently; this returns when all have finished.
 
-        Errors are isolated: a failing receiver neither cancels nor skips any
-        other. Afterwards the error is raised: the exception itself if one
-        receiver failed, an ``ExceptionGroup`` (connection order) if several did.
+        Errors are isolated: a failing or timed-out receiver neither cancels
+        nor skips any other. Afterwards the error is raised: the exception
+        itself if one receiver failed, an ``ExceptionGroup`` (connection order)
+        if several did.
 
         If the calling task is cancelled, every receiver still running is
-        cancelled and awaited before the cancellation propagates; errors that
-        receivers raise meanwhile are logged on the ``asyncsignal`` logger.
+        cancelled (anyio shields active in them hold, on every backend) and
+        awaited before the cancellation propagates; a worker thread is no
+        longer waited for. Errors that receivers raise meanwhile are logged on
+        the ``asyncsignal`` logger.
 
-        This yields to the event loop only if an async receiver does.
+        This yields to the event loop only if an async or thread receiver does.
 
         :raises TypeError: a payload argument is named ``signal``.
         """
-        registrations, _ = self._plan_for(sender)
+        registrations = self._plan_for(sender).registrations
         if not registrations:
             return []
         if named:
             _dispatch.check_named(named)
-        return await _dispatch.asend(self, registrations, sender, named, False)
+        return await _dispatch.asend(
+            self,
+            registrations,
+            sender,
+            named,
+            False,
+            "asend",
+            self._registry.claim,
+            self._run_in_thread,
+        )
 
     async def asend_robust(self, sender: object, **named: Any) -> Responses:
-        """Like :meth:`asend`, but a receiver's ``Exception`` becomes its response
-        and is logged at ERROR on the ``asyncsignal`` logger; nothing is raised
-        for it. ``BaseException``\\s (cancellation included) propagate.
+        """Like :meth:`asend`, but a receiver's ``Exception`` (a
+        :class:`~asyncsignal.ReceiverTimeout` too) becomes its response and is
+        logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
+        ``BaseException``\\s (cancellation included) propagate.
         """
-        registrations, _ = self._plan_for(sender)
+        registrations = self._plan_for(sender).registrations
         if not registrations:
             return []
         if named:
             _dispatch.check_named(named)
-        return await _dispatch.asend(self, registrations, sender, named, True)
+        return await _dispatch.asend(
+            self,
+            registrations,
+            sender,
+            named,
+            True,
+            "asend_robust",
+            self._registry.claim,
+            self._run_in_thread,
+        )
+
+
+def _dies_at_once(receiver: object) -> bool:
+    """A receiver that nothing else is likely to reference: a ``lambda`` or a
+    ``functools.partial`` made for the ``connect`` call."""
+    return isinstance(receiver, functools.partial) or (
+        getattr(receiver, "__name__", None) == "<lambda>"
+    )
+
+
+_PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def _warn_weak(receiver: object) -> None:
+    message = (
+        f"receiver {describe(receiver)} is connected weakly, so it is collected "
+        "(and never called) as soon as nothing else references it; connect it "
+        "with weak=False or keep a reference to it"
+    )
+    if sys.version_info >= (3, 12):
+        # Point at the user's line, through @receiver or a subclass alike.
+        warnings.warn(message, WeakReceiverWarning, skip_file_prefixes=(_PACKAGE_DIR,))
+    else:  # pragma: no cover - covered by the Python 3.10 run
+        warnings.warn(message, WeakReceiverWarning, stacklevel=3)
 
 
 #: Django's name for the same class: ``from asyncsignal import Signal``.

@@ -7,10 +7,12 @@ same guarantees:
 
 - asyncio: plain ``asyncio.Task`` objects, started eagerly on Python 3.12+ (a
   receiver that never suspends has finished when :meth:`~TaskRunner.start`
-  returns, and nothing is awaited at all), cancelled like ``asyncio.TaskGroup``
-  cancels its tasks;
+  returns, and nothing is awaited at all) unless the loop has a custom task
+  factory, which then creates them; a timeout is a timer armed only for a task
+  still running after its start; cancellation respects anyio shields active in
+  the receiver, as an anyio task group would (see :func:`_cancel_task`);
 - trio: a nursery, opened by :meth:`~TaskRunner.wait`; trio runs no new task
-  before its parent waits anyway.
+  before its parent waits anyway; a timeout is a cancel scope.
 
 The caller starts every coroutine, then calls :meth:`~TaskRunner.wait` if
 :attr:`~TaskRunner.waiting`, or :meth:`~TaskRunner.abort` if it must stop
@@ -25,29 +27,32 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
+import anyio.to_thread
+
+from ._callables import describe
+from ._errors import ReceiverTimeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
 
-__all__ = ("TaskRunner", "open_runner")
+__all__ = ("TaskRunner", "asyncio_running", "open_runner", "run_in_worker_thread")
 
 
-class TaskRunner:
+class TaskRunner(Protocol):
     """Runs coroutines concurrently: results land in ``outcomes[index]``,
-    exceptions in ``errors[index]``.
+    exceptions in ``errors[index]``; a receiver that exceeds its ``timeout``
+    gets a :class:`~asyncsignal.ReceiverTimeout` naming ``receivers[index]``.
 
     If :meth:`wait` or :meth:`abort` ends with an exception (cancellation, a
     ``BaseException``), ``aborted_errors`` holds the receivers' ``Exception``\\ s
     it displaced, for the caller to report.
     """
-
-    __slots__ = ("aborted_errors", "errors", "outcomes")
 
     outcomes: list[Any]
     errors: dict[int, Exception]
@@ -56,63 +61,126 @@ class TaskRunner:
     @property
     def waiting(self) -> bool:
         """Whether :meth:`wait` must be awaited: a started receiver is unfinished."""
-        raise NotImplementedError
 
-    def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        """Start running ``coro`` for ``outcomes[index]``."""
-        raise NotImplementedError
+    def start(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
+    ) -> None:
+        """Start running ``coro`` for ``outcomes[index]``, cancelled after
+        ``timeout`` seconds if given."""
 
     async def wait(self) -> None:
         """Wait until every started receiver has finished."""
-        raise NotImplementedError
 
     async def abort(self) -> None:
         """Cancel every started receiver and wait until they have finished."""
-        raise NotImplementedError
 
 
-if sys.version_info >= (3, 12):
-
-    def _new_task(coro: Coroutine[Any, Any, Any], loop: Any) -> asyncio.Task[Any]:
+def _new_task(
+    coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop, receiver: Any
+) -> asyncio.Task[Any]:
+    if _EAGER and loop.get_task_factory() is None:
         # Eager: runs the coroutine up to its first suspension right now, so a
-        # receiver that never suspends never reaches the scheduler.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        # receiver that never suspends never reaches the scheduler. Named only
+        # if it lives on: a name costs a string per call.
+        task = asyncio.Task(coro, loop=loop, eager_start=True)
+        if not task.done():
+            task.set_name(describe(receiver))
+        return task
+    # A custom task factory (observability tools install one) sees every task.
+    return loop.create_task(coro, name=describe(receiver))
 
-else:  # pragma: no cover - covered by the Python 3.10 run
 
-    def _new_task(coro: Coroutine[Any, Any, Any], loop: Any) -> asyncio.Task[Any]:
-        return loop.create_task(coro)  # type: ignore[no-any-return]
+_EAGER = sys.version_info >= (3, 12)
 
 
-class _AsyncioRunner(TaskRunner):
-    __slots__ = ("_cancelling", "_loop", "_pending", "_tasks", "_waiter")
+def _cancel_task(task: asyncio.Task[Any]) -> None:
+    """Cancel a receiver's task so that an anyio shield active in it holds.
 
-    def __init__(self, outcomes: list[Any], loop: asyncio.AbstractEventLoop) -> None:
+    ``Task.cancel()`` cuts through anyio's cancel scopes. So when the task is
+    inside anyio scopes, its outermost scope is given a cancelled parent scope,
+    as if the receiver ran in an anyio task group: anyio then delivers the
+    cancellation to every scope that is not shielded from it, and again when
+    a shield exits. This costs nothing until a cancellation.
+    """
+    backend = sys.modules.get("anyio._backends._asyncio")
+    state = None if backend is None else backend._task_states.get(task)
+    scope = None if state is None else state.cancel_scope
+    if backend is None or scope is None:
+        task.cancel()
+        return
+    while scope._parent_scope is not None:
+        scope = scope._parent_scope
+    root = backend.CancelScope()
+    root._child_scopes.add(scope)
+    scope._parent_scope = root
+    root.cancel("asyncsignal: the receiver is cancelled")
+    root._deliver_cancellation(root)
+
+
+class _AsyncioRunner:
+    __slots__ = (
+        "_cancelling",
+        "_loop",
+        "_pending",
+        "_tasks",
+        "_timed_out",
+        "_timers",
+        "_waiter",
+        "aborted_errors",
+        "errors",
+        "outcomes",
+        "receivers",
+    )
+
+    def __init__(
+        self,
+        outcomes: list[Any],
+        receivers: list[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.outcomes = outcomes
-        self.errors = {}
-        self.aborted_errors = []
+        self.receivers = receivers
+        self.errors: dict[int, Exception] = {}
+        self.aborted_errors: list[tuple[int, Exception]] = []
         self._loop = loop
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
         #: Set once this runner has cancelled its tasks.
         self._cancelling = False
+        #: index -> (timer handle, limit), for tasks started with a timeout.
+        self._timers: dict[int, tuple[asyncio.TimerHandle, float]] = {}
+        self._timed_out: set[int] = set()
 
     @property
     def waiting(self) -> bool:
         return self._pending > 0
 
-    def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        task = _new_task(coro, self._loop)
+    def start(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
+    ) -> None:
+        task = _new_task(coro, self._loop, self.receivers[index])
         if task.done():
             self._collect(task, index)
-        else:
-            self._tasks.append((task, index))
-            self._pending += 1
-            task.add_done_callback(self._task_done)
+            return
+        self._tasks.append((task, index))
+        self._pending += 1
+        task.add_done_callback(self._task_done)
+        if timeout is not None:
+            timer = self._loop.call_later(timeout, self._time_out, task, index)
+            self._timers[index] = (timer, timeout)
+
+    def _time_out(self, task: asyncio.Task[Any], index: int) -> None:
+        self._timed_out.add(index)
+        _cancel_task(task)
 
     def _collect(self, task: asyncio.Task[Any], index: int) -> None:
         # Outside the done callback: a BaseException must reach the caller.
+        if index in self._timed_out and task.cancelled():
+            self.errors[index] = ReceiverTimeout(
+                self.receivers[index], self._timers[index][1]
+            )
+            return
         try:
             self.outcomes[index] = task.result()
         except Exception as error:
@@ -134,6 +202,9 @@ class _AsyncioRunner(TaskRunner):
         except asyncio.CancelledError:
             await self.abort()
             raise
+        finally:
+            for timer, _ in self._timers.values():
+                timer.cancel()
         fatal: list[BaseException] = []
         for task, index in self._tasks:
             if self._cancelling and task.cancelled():
@@ -172,27 +243,33 @@ class _AsyncioRunner(TaskRunner):
                 self._waiter = None
 
     def _cancel_all(self) -> None:
+        if self._cancelling:
+            return
         self._cancelling = True
         for task, _ in self._tasks:
-            task.cancel()
+            if not task.done():
+                _cancel_task(task)
 
 
-class _TrioRunner(TaskRunner):
-    __slots__ = ("_coros", "_trio")
+class _TrioRunner:
+    __slots__ = ("_coros", "_trio", "aborted_errors", "errors", "outcomes", "receivers")
 
-    def __init__(self, outcomes: list[Any], trio: Any) -> None:
+    def __init__(self, outcomes: list[Any], receivers: list[Any], trio: Any) -> None:
         self.outcomes = outcomes
-        self.errors = {}
-        self.aborted_errors = []
+        self.receivers = receivers
+        self.errors: dict[int, Exception] = {}
+        self.aborted_errors: list[tuple[int, Exception]] = []
         self._trio = trio
-        self._coros: list[tuple[Coroutine[Any, Any, Any], int]] = []
+        self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
 
     @property
     def waiting(self) -> bool:
         return bool(self._coros)
 
-    def start(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        self._coros.append((coro, index))
+    def start(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
+    ) -> None:
+        self._coros.append((coro, index, timeout))
 
     async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
         try:
@@ -200,12 +277,23 @@ class _TrioRunner(TaskRunner):
         except Exception as error:
             self.errors[index] = error
 
+    async def _run_with_limit(
+        self, coro: Coroutine[Any, Any, Any], index: int, limit: float
+    ) -> None:
+        with self._trio.move_on_after(limit) as scope:
+            await self._run(coro, index)
+        if scope.cancelled_caught:
+            self.errors[index] = ReceiverTimeout(self.receivers[index], limit)
+
     async def wait(self) -> None:
         trio = self._trio
         try:
             async with trio.open_nursery() as nursery:
-                for coro, index in self._coros:
-                    nursery.start_soon(self._run, coro, index)
+                for coro, index, timeout in self._coros:
+                    if timeout is None:
+                        nursery.start_soon(self._run, coro, index)
+                    else:
+                        nursery.start_soon(self._run_with_limit, coro, index, timeout)
             # trio's cancellation is level-triggered: if every receiver
             # absorbed its Cancelled, the nursery exits normally inside a
             # cancelled scope. Raise the cancellation here, as asyncio does,
@@ -227,9 +315,16 @@ class _TrioRunner(TaskRunner):
 
     async def abort(self) -> None:
         # Nothing has run yet: trio runs a task only once the nursery waits.
-        for coro, _ in self._coros:
+        for coro, _, _ in self._coros:
             coro.close()
         self.aborted_errors.extend(self.errors.items())
+
+
+async def run_in_worker_thread(call: Callable[[], Any]) -> Any:
+    """Run a sync receiver's call in anyio's worker threads (its default
+    limiter); if the waiting task is cancelled, stop waiting: the thread
+    cannot be interrupted and runs to its end unobserved."""
+    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
 
 
 def _one_or_group(errors: list[BaseException]) -> BaseException:
@@ -250,7 +345,13 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     ]
 
 
-def open_runner(outcomes: list[Any]) -> TaskRunner:
+def asyncio_running() -> bool:
+    """Whether this is an asyncio task (not trio, even as a guest on asyncio)."""
+    loop = asyncio._get_running_loop()
+    return loop is not None and asyncio.current_task(loop) is not None
+
+
+def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
     """A runner for the backend running the current task.
 
     :raises RuntimeError: outside an asyncio or trio task.
@@ -258,9 +359,9 @@ def open_runner(outcomes: list[Any]) -> TaskRunner:
     loop = asyncio._get_running_loop()
     # current_task() is None in a trio task running as a guest on this loop.
     if loop is not None and asyncio.current_task(loop) is not None:
-        return _AsyncioRunner(outcomes, loop)
+        return _AsyncioRunner(outcomes, receivers, loop)
     # Looked up, not imported: if trio is not imported, it is not running.
     trio = sys.modules.get("trio")
     if trio is not None and trio.lowlevel.in_trio_task():
-        return _TrioRunner(outcomes, trio)
+        return _TrioRunner(outcomes, receivers, trio)
     raise RuntimeError("asend() must be awaited in an asyncio or trio task")
