@@ -225,8 +225,11 @@ async def asend(
                 if receiver is None:
                     continue
                 kind = registration.kind
-                policy = registration.policy
-                if kind is POLICY and policy.once and not claim(registration):
+                if (
+                    kind is POLICY
+                    and registration.policy.once
+                    and not claim(registration)
+                ):
                     continue
                 index = len(receivers)
                 receivers.append(receiver)
@@ -244,13 +247,15 @@ async def asend(
                         runner.start(
                             receiver(signal=signal, sender=sender, **named),
                             index,
-                            policy.timeout,
+                            registration.policy.timeout,
                         )
-                    elif policy.thread:
+                    elif registration.policy.thread:
                         call = functools.partial(
                             receiver, signal=signal, sender=sender, **named
                         )
-                        runner.start(run_in_thread(call), index, policy.timeout)
+                        runner.start(
+                            run_in_thread(call), index, registration.policy.timeout
+                        )
                     else:
                         outcomes[index] = receiver(
                             signal=signal, sender=sender, **named

@@ -75,22 +75,9 @@ class TaskRunner(Protocol):
         """Cancel every started receiver and wait until they have finished."""
 
 
-def _new_task(
-    coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop, receiver: Any
-) -> asyncio.Task[Any]:
-    if _EAGER and loop.get_task_factory() is None:
-        # Eager: runs the coroutine up to its first suspension right now, so a
-        # receiver that never suspends never reaches the scheduler. Named only
-        # if it lives on: a name costs a string per call.
-        task = asyncio.Task(coro, loop=loop, eager_start=True)
-        if not task.done():
-            task.set_name(describe(receiver))
-        return task
-    # A custom task factory (observability tools install one) sees every task.
-    return loop.create_task(coro, name=describe(receiver))
-
-
 _EAGER = sys.version_info >= (3, 12)
+#: Shared and never mutated: replaced by a set of its own on the first timeout.
+_NONE_TIMED_OUT: frozenset[int] = frozenset()
 
 
 def _cancel_task(task: asyncio.Task[Any]) -> None:
@@ -120,6 +107,7 @@ def _cancel_task(task: asyncio.Task[Any]) -> None:
 class _AsyncioRunner:
     __slots__ = (
         "_cancelling",
+        "_eager",
         "_loop",
         "_pending",
         "_tasks",
@@ -143,14 +131,18 @@ class _AsyncioRunner:
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._loop = loop
+        # A custom task factory (observability tools install one) must see
+        # every task, so it replaces the eager fast path.
+        self._eager = _EAGER and loop.get_task_factory() is None
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
         #: Set once this runner has cancelled its tasks.
         self._cancelling = False
-        #: index -> (timer handle, limit), for tasks started with a timeout.
-        self._timers: dict[int, tuple[asyncio.TimerHandle, float]] = {}
-        self._timed_out: set[int] = set()
+        #: index -> (timer handle, limit), for tasks started with a timeout;
+        #: created on first use, as most dispatches have no timer.
+        self._timers: dict[int, tuple[asyncio.TimerHandle, float]] | None = None
+        self._timed_out: set[int] | frozenset[int] = _NONE_TIMED_OUT
 
     @property
     def waiting(self) -> bool:
@@ -159,28 +151,35 @@ class _AsyncioRunner:
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
-        task = _new_task(coro, self._loop, self.receivers[index])
-        if task.done():
-            self._collect(task, index)
-            return
+        if self._eager:
+            # Runs the coroutine up to its first suspension right now, so a
+            # receiver that never suspends never reaches the scheduler. Named
+            # only if it lives on: a name costs a string per call.
+            task = asyncio.Task(coro, loop=self._loop, eager_start=True)
+            if task.done():
+                self._collect(task, index)
+                return
+            task.set_name(describe(self.receivers[index]))
+        else:
+            task = self._loop.create_task(coro, name=describe(self.receivers[index]))
+            if task.done():  # an eager task factory
+                self._collect(task, index)
+                return
         self._tasks.append((task, index))
         self._pending += 1
         task.add_done_callback(self._task_done)
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._time_out, task, index)
+            if self._timers is None:
+                self._timers = {}
             self._timers[index] = (timer, timeout)
 
     def _time_out(self, task: asyncio.Task[Any], index: int) -> None:
-        self._timed_out.add(index)
+        self._timed_out = self._timed_out | {index}
         _cancel_task(task)
 
     def _collect(self, task: asyncio.Task[Any], index: int) -> None:
         # Outside the done callback: a BaseException must reach the caller.
-        if index in self._timed_out and task.cancelled():
-            self.errors[index] = ReceiverTimeout(
-                self.receivers[index], self._timers[index][1]
-            )
-            return
         try:
             self.outcomes[index] = task.result()
         except Exception as error:
@@ -203,10 +202,17 @@ class _AsyncioRunner:
             await self.abort()
             raise
         finally:
-            for timer, _ in self._timers.values():
-                timer.cancel()
+            if self._timers is not None:
+                for timer, _ in self._timers.values():
+                    timer.cancel()
         fatal: list[BaseException] = []
         for task, index in self._tasks:
+            if task.cancelled() and index in self._timed_out:
+                assert self._timers is not None
+                self.errors[index] = ReceiverTimeout(
+                    self.receivers[index], self._timers[index][1]
+                )
+                continue
             if self._cancelling and task.cancelled():
                 continue
             try:
