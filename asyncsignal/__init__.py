@@ -10,13 +10,21 @@ from ._signal import AsyncSignal as AsyncSignal
 from ._signal import Receivers as Receivers
 from ._signal import Signal as Signal
 from ._signal import receiver as receiver
+from ._subscriptions import Event as Event
+from ._subscriptions import Subscription as Subscription
+from ._typed import TypedSignal as TypedSignal
+from ._typed import define as define
 
 __all__ = (
     "AsyncSignal",
+    "Event",
     "ReceiverTimeout",
     "Receivers",
     "Signal",
+    "Subscription",
+    "TypedSignal",
     "WeakReceiverWarning",
+    "define",
     "receiver",
 )
 __version__ = "0.1.0"

@@ -170,6 +170,7 @@ class Registry:
         "_seq",
         "by_sender",
         "cache",
+        "muted",
     )
 
     def __init__(self) -> None:
@@ -187,6 +188,9 @@ class Registry:
         #: sender id -> plan; read without a lock, replaced (never mutated in
         #: place by a writer other than the lock holder) on every change.
         self.cache: dict[SenderKey, Plan] = {}
+        #: How many ``asyncsignal.testing.muted`` blocks are active: while
+        #: any is, every plan is empty.
+        self.muted = 0
         # Bound once and shared: a bound method per weak reference costs memory.
         self._receiver_died = self._on_receiver_death
         self._sender_died = self._on_sender_death
@@ -316,6 +320,12 @@ class Registry:
             self.cache = {}
             return True
 
+    def mute(self, by: int) -> None:
+        """Enter (``by=1``) or leave (``by=-1``) a muted block."""
+        with self._lock:
+            self.muted += by
+            self.cache = {}
+
     def claim(self, registration: Registration) -> bool:
         """Remove a ``once`` registration before its call; return whether this
         caller removed it (exactly one concurrent sender does)."""
@@ -374,7 +384,7 @@ class Registry:
                         key=_by_seq,
                     )
                 )
-        live = tuple(r for r in registrations if r() is not None)
+        live = () if self.muted else tuple(r for r in registrations if r() is not None)
         plan = (
             Plan(
                 live,

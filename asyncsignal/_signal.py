@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
@@ -14,12 +16,20 @@ from ._callables import check_receiver, describe
 from ._errors import WeakReceiverWarning
 from ._policies import check_timeout, resolve_policy
 from ._registry import Registry
+from ._subscriptions import (
+    Event,
+    Subscription,
+    check_subscription_args,
+    publish,
+    publish_sync,
+)
 from ._tasks import run_in_worker_thread
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
     from ._registry import Plan
+    from ._subscriptions import Overflow, Subscriber
 
 __all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
 
@@ -53,6 +63,7 @@ class AsyncSignal:
         "__weakref__",
         "_connected",
         "_registry",
+        "_subscriptions",
         "name",
         "providing_args",
         "thread",
@@ -86,6 +97,8 @@ class AsyncSignal:
         self.use_caching = use_caching
         self.name = name
         self._registry = Registry()
+        #: Replaced, never mutated, under _SUBSCRIBING: read without a lock.
+        self._subscriptions: tuple[Subscriber, ...] = ()
         # The registry's sender index, for the "nobody is connected" fast path.
         self._connected = self._registry.by_sender
 
@@ -181,6 +194,79 @@ class AsyncSignal:
         yields their receivers in connection order, and it is falsy when empty."""
         return Receivers(self._registry)
 
+    def subscribe(
+        self,
+        sender: object = None,
+        *,
+        max_buffer: int = 100,
+        overflow: Overflow = "drop_oldest",
+    ) -> Subscription:
+        """Receive this signal's sends as :class:`~asyncsignal.Event` objects::
+
+            async with signal.subscribe() as events:
+                async for event in events:
+                    ...
+
+        The subscription sees every send (any of the four methods, from any
+        thread) that starts after ``async with`` entered and before it exits,
+        from ``sender`` only if one is given (matched by identity, like a
+        receiver's). It gets the event when the send starts, before any
+        receiver runs; it is not a receiver (no response, not in
+        :attr:`receivers`). Iteration ends when the block exits (a cancelled
+        consumer included); nothing is kept after it.
+
+        Up to ``max_buffer`` events wait to be consumed. When the buffer is
+        full, ``overflow`` decides: ``"drop_oldest"`` (the default) or
+        ``"drop_newest"`` drop an event, counted in ``events.dropped``, and
+        never delay a sender; ``"block"`` makes the sender wait for room:
+        ``asend`` waits (cancellably), ``send`` blocks its thread.
+
+        :raises TypeError: ``max_buffer`` is not an int.
+        :raises ValueError: ``max_buffer`` < 1 or an unknown ``overflow``.
+        """
+        check_subscription_args(max_buffer, overflow)
+        return Subscription(self, sender, max_buffer, overflow)
+
+    async def wait(
+        self,
+        sender: object = None,
+        *,
+        where: Callable[[Event], bool] | None = None,
+    ) -> Event:
+        """Wait for the next send (from ``sender`` if given) for which
+        ``where(event)`` is true, and return it as an :class:`~asyncsignal.Event`.
+
+        Only sends that start after this is awaited count. Bound the wait with
+        the caller's own scope: ``with anyio.fail_after(5): await sig.wait()``.
+        An exception raised by ``where`` propagates from here (never into the
+        sender); the events of sends meanwhile are evaluated in order.
+        """
+        # Unbounded: every send until the first match is looked at, here.
+        async with Subscription(self, sender, None, "drop_oldest") as events:
+            async for event in events:
+                if where is None or where(event):
+                    return event
+        raise AssertionError(
+            "unreachable: the subscription ends only on exit"
+        )  # pragma: no cover
+
+    def _publish_sync(self, sender: object, named: dict[str, Any], method: str) -> None:
+        event = Event(self, sender, MappingProxyType(named))
+        publish_sync(self._subscriptions, event, method)
+
+    async def _publish(self, sender: object, named: dict[str, Any]) -> None:
+        await publish(self._subscriptions, Event(self, sender, MappingProxyType(named)))
+
+    def _subscribe(self, subscription: Subscriber) -> None:
+        with _SUBSCRIBING:
+            self._subscriptions = (*self._subscriptions, subscription)
+
+    def _unsubscribe(self, subscription: Subscriber) -> None:
+        with _SUBSCRIBING:
+            self._subscriptions = tuple(
+                s for s in self._subscriptions if s is not subscription
+            )
+
     async def _run_in_thread(self, call: Callable[[], Any]) -> Any:
         """How a ``thread=True`` receiver's call runs under ``asend``: in anyio's
         worker threads. A subclass may run it elsewhere (``asyncsignal.django``)."""
@@ -206,6 +292,8 @@ class AsyncSignal:
             event loop's thread (use :meth:`asend`); no receiver has run.
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if self._subscriptions:
+            self._publish_sync(sender, named, "send")
         if not self._connected:  # fast path: nothing is connected at all
             return []
         plan = self._registry.cache.get(id(sender))
@@ -227,6 +315,8 @@ class AsyncSignal:
         ``asyncsignal`` logger; every receiver is called.
         ``BaseException``\\s (``KeyboardInterrupt``, cancellation) propagate.
         """
+        if self._subscriptions:
+            self._publish_sync(sender, named, "send_robust")
         plan = self._plan_for(sender)
         if not plan.registrations:
             return []
@@ -262,6 +352,8 @@ class AsyncSignal:
 
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if self._subscriptions:
+            await self._publish(sender, named)
         registrations = self._plan_for(sender).registrations
         if not registrations:
             return []
@@ -284,6 +376,8 @@ class AsyncSignal:
         logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
         ``BaseException``\\s (cancellation included) propagate.
         """
+        if self._subscriptions:
+            await self._publish(sender, named)
         registrations = self._plan_for(sender).registrations
         if not registrations:
             return []
@@ -323,6 +417,10 @@ def _warn_weak(receiver: object) -> None:
         warnings.warn(message, WeakReceiverWarning, skip_file_prefixes=(_PACKAGE_DIR,))
     else:  # pragma: no cover - covered by the Python 3.10 run
         warnings.warn(message, WeakReceiverWarning, stacklevel=3)
+
+
+#: Guards the replacement of every signal's subscription tuple (rare).
+_SUBSCRIBING = threading.Lock()
 
 
 #: Django's name for the same class: ``from asyncsignal import Signal``.

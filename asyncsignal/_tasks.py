@@ -26,7 +26,9 @@ and propagates as itself (several: a ``BaseExceptionGroup``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -41,7 +43,13 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-__all__ = ("TaskRunner", "asyncio_running", "open_runner", "run_in_worker_thread")
+__all__ = (
+    "TaskRunner",
+    "Wakeup",
+    "asyncio_running",
+    "open_runner",
+    "run_in_worker_thread",
+)
 
 
 class TaskRunner(Protocol):
@@ -371,3 +379,33 @@ def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
     if trio is not None and trio.lowlevel.in_trio_task():
         return _TrioRunner(outcomes, receivers, trio)
     raise RuntimeError("asend() must be awaited in an asyncio or trio task")
+
+
+class Wakeup:
+    """A one-shot wake-up for the task that creates it: :meth:`wait` there,
+    :meth:`set` from any thread (a thread-safe hop onto that task's event loop
+    when called from another thread; never blocks the caller)."""
+
+    __slots__ = ("_event", "_schedule", "_thread")
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+        self._thread = threading.get_ident()
+        schedule: Callable[[Callable[[], object]], object]
+        if asyncio_running():
+            schedule = asyncio.get_running_loop().call_soon_threadsafe
+        else:
+            trio = sys.modules["trio"]
+            schedule = trio.lowlevel.current_trio_token().run_sync_soon
+        self._schedule = schedule
+
+    def set(self) -> None:
+        if threading.get_ident() == self._thread:
+            self._event.set()
+            return
+        # RuntimeError: that loop has closed, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            self._schedule(self._event.set)
+
+    async def wait(self) -> None:
+        await self._event.wait()

@@ -1,0 +1,291 @@
+"""Subscriptions: sends delivered as :class:`Event` objects into a bounded buffer.
+
+A subscription is not a receiver: it is never called, has no response and is
+not in ``receivers``. The signal *publishes* each send to its subscriptions
+when the send starts, in the sender's thread, before any receiver runs. The
+buffer is guarded by a lock, so sends from any thread reach a subscriber safely;
+the consumer is woken on its own event loop (:class:`~._tasks.Wakeup`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ._bridge import running_in_event_loop_thread
+from ._tasks import Wakeup
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from ._signal import AsyncSignal
+
+__all__ = (
+    "Event",
+    "Overflow",
+    "Subscriber",
+    "Subscription",
+    "check_subscription_args",
+    "publish",
+    "publish_sync",
+)
+
+Overflow = Literal["drop_oldest", "drop_newest", "block"]
+_OVERFLOWS = ("drop_oldest", "drop_newest", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One send, as a subscription sees it.
+
+    :ivar signal: the signal that was sent.
+    :ivar sender: the ``sender`` argument of the send.
+    :ivar kwargs: its payload (read-only; shared by every subscription).
+    """
+
+    signal: AsyncSignal
+    sender: Any
+    kwargs: Mapping[str, Any]
+
+
+def check_subscription_args(max_buffer: object, overflow: object) -> None:
+    """:raises TypeError: ``max_buffer`` not an int.
+    :raises ValueError: ``max_buffer`` < 1 or an unknown ``overflow``."""
+    if isinstance(max_buffer, bool) or not isinstance(max_buffer, int):
+        raise TypeError(
+            f"max_buffer must be an int, got {type(max_buffer).__name__} {max_buffer!r}"
+        )
+    if max_buffer < 1:
+        raise ValueError(f"max_buffer must be at least 1, got {max_buffer!r}")
+    if overflow not in _OVERFLOWS:
+        raise ValueError(
+            f"overflow must be one of {', '.join(map(repr, _OVERFLOWS))}, "
+            f"got {overflow!r}"
+        )
+
+
+class Subscriber(Protocol):
+    """What a signal publishes to: a :class:`Subscription`, or a recorder of
+    :mod:`asyncsignal.testing`."""
+
+    @property
+    def sender(self) -> object: ...
+
+    def put_nowait(self, event: Event) -> bool: ...
+
+    def is_full(self) -> bool: ...
+
+    async def put(self, event: Event) -> None: ...
+
+    def put_blocking(self, event: Event) -> None: ...
+
+
+class Subscription:
+    """The events of one ``subscribe()`` block: an async iterator of
+    :class:`Event`, in send order, ending when the block exits.
+
+    :ivar dropped: how many events were dropped because the buffer was full
+        (``"drop_oldest"``/``"drop_newest"``), or could not be delivered
+        because the block exited while a ``"block"`` sender waited.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_lock",
+        "_room",
+        "_room_waiters",
+        "_signal",
+        "_waiter",
+        "dropped",
+        "max_buffer",
+        "overflow",
+        "sender",
+    )
+
+    def __init__(
+        self,
+        signal: AsyncSignal,
+        sender: object,
+        max_buffer: int | None,
+        overflow: Overflow,
+    ) -> None:
+        self._signal = signal
+        self.sender = sender
+        #: ``None`` only for :meth:`AsyncSignal.wait`, which takes one event.
+        self.max_buffer = max_buffer
+        self.overflow = overflow
+        self.dropped = 0
+        self._buffer: deque[Event] = deque()
+        self._lock = threading.Lock()
+        #: Sync senders waiting for room (``"block"``) wait on this.
+        self._room = threading.Condition(self._lock)
+        #: Async senders waiting for room (``"block"``).
+        self._room_waiters: list[Wakeup] = []
+        #: The consumer, while it waits for an event.
+        self._waiter: Wakeup | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<Subscription to {self._signal!r}: {len(self._buffer)} buffered, "
+            f"{self.dropped} dropped, overflow={self.overflow!r}>"
+        )
+
+    # -- the subscriber's side ------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._signal._subscribe(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop receiving: later sends are not delivered, senders waiting for
+        room are released, and iteration ends once the buffer is drained."""
+        self._signal._unsubscribe(self)
+        with self._lock:
+            self._closed = True
+            waiter, self._waiter = self._waiter, None
+            room_waiters, self._room_waiters = self._room_waiters, []
+            self._room.notify_all()
+        for each in room_waiters:
+            each.set()
+        if waiter is not None:
+            waiter.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            with self._lock:
+                if self._buffer:
+                    event = self._buffer.popleft()
+                    room_waiters = self._make_room()
+                    break
+                if self._closed:
+                    raise StopAsyncIteration
+                waiter = self._waiter = Wakeup()
+            try:
+                await waiter.wait()
+            finally:
+                with self._lock:
+                    if self._waiter is waiter:
+                        self._waiter = None
+        for each in room_waiters:
+            each.set()
+        return event
+
+    def _make_room(self) -> list[Wakeup]:
+        # Called with the lock held, after taking an event out.
+        if self.overflow != "block":
+            return []
+        self._room.notify()
+        room_waiters, self._room_waiters = self._room_waiters, []
+        return room_waiters
+
+    # -- the senders' side (any thread) ---------------------------------------
+
+    def put_nowait(self, event: Event) -> bool:
+        """Deliver ``event`` unless the buffer is full under ``"block"``;
+        return ``False`` then (the caller waits for room)."""
+        with self._lock:
+            if self._closed:
+                return True
+            if self.max_buffer is not None and len(self._buffer) >= self.max_buffer:
+                if self.overflow == "block":
+                    return False
+                self.dropped += 1
+                if self.overflow == "drop_newest":
+                    return True
+                self._buffer.popleft()
+            self._buffer.append(event)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.set()
+        return True
+
+    def is_full(self) -> bool:
+        """Whether a ``"block"`` send would have to wait now."""
+        return (
+            self.overflow == "block"
+            and not self._closed
+            and self.max_buffer is not None
+            and len(self._buffer) >= self.max_buffer
+        )
+
+    async def put(self, event: Event) -> None:
+        """Deliver ``event``, waiting (cancellably) for room."""
+        # A sender cancelled while it waits delivers nothing to this and later
+        # subscriptions, and runs no receiver: the caller sees the cancellation.
+        while not self.put_nowait(event):
+            with self._lock:
+                if self._closed:
+                    self.dropped += 1
+                    return
+                if not self.is_full():
+                    continue
+                room = Wakeup()
+                self._room_waiters.append(room)
+            try:
+                await room.wait()
+            finally:
+                with self._lock:
+                    if room in self._room_waiters:
+                        self._room_waiters.remove(room)
+
+    def put_blocking(self, event: Event) -> None:
+        """Deliver ``event``, blocking this thread (no event loop runs in it)
+        until there is room."""
+        while not self.put_nowait(event):
+            with self._room:
+                if self._closed:
+                    self.dropped += 1
+                    return
+                while self.is_full():
+                    self._room.wait()
+
+
+def publish_sync(
+    subscriptions: tuple[Subscriber, ...], event: Event, method: str
+) -> None:
+    """Deliver a sync send to every matching subscription, in subscription order.
+
+    :raises RuntimeError: a matching ``"block"`` subscription is full and this
+        is an event loop's thread, where waiting would deadlock; nothing has
+        been delivered.
+    """
+    matching = [
+        s for s in subscriptions if s.sender is None or s.sender is event.sender
+    ]
+    if any(s.is_full() for s in matching) and running_in_event_loop_thread():
+        raise RuntimeError(
+            f"{method}() was called from a running event loop while a "
+            "subscription with overflow='block' is full; waiting here would "
+            f"deadlock the loop: use 'await signal.a{method}(...)' instead"
+        )
+    for subscription in matching:
+        subscription.put_blocking(event)
+
+
+async def publish(subscriptions: tuple[Subscriber, ...], event: Event) -> None:
+    """Deliver an async send to every matching subscription, waiting for room
+    in ``"block"`` ones (cancellably)."""
+    sender = event.sender
+    for subscription in subscriptions:
+        if (
+            subscription.sender is None or subscription.sender is sender
+        ) and not subscription.put_nowait(event):
+            await subscription.put(event)
