@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
+from ._bridge import check_can_block
 from ._callables import check_receiver, describe
 from ._errors import WeakReceiverWarning
 from ._policies import check_timeout, resolve_policy
@@ -251,10 +252,17 @@ class AsyncSignal:
         )  # pragma: no cover
 
     def _publish_sync(self, sender: object, named: dict[str, Any], method: str) -> None:
+        if named:
+            _dispatch.check_named(named)
+        # A send that is refused must not reach subscriptions either.
+        if self._plan_for(sender).has_async:
+            check_can_block(method)
         event = Event(self, sender, MappingProxyType(named))
         publish_sync(self._subscriptions, event, method)
 
     async def _publish(self, sender: object, named: dict[str, Any]) -> None:
+        if named:
+            _dispatch.check_named(named)
         await publish(self._subscriptions, Event(self, sender, MappingProxyType(named)))
 
     def _subscribe(self, subscription: Subscriber) -> None:
