@@ -62,6 +62,7 @@ class AsyncSignal:
 
     __slots__ = (
         "__weakref__",
+        "_check_payload",
         "_connected",
         "_registry",
         "_subscriptions",
@@ -98,6 +99,8 @@ class AsyncSignal:
         self.use_caching = use_caching
         self.name = name
         self._registry = Registry()
+        #: Set by ``define``: checks a send's payload against the prototype.
+        self._check_payload: Callable[[str, dict[str, Any]], None] | None = None
         #: Replaced, never mutated, under _SUBSCRIBING: read without a lock.
         self._subscriptions: tuple[Subscriber, ...] = ()
         # The registry's sender index, for the "nobody is connected" fast path.
@@ -300,6 +303,8 @@ class AsyncSignal:
             event loop's thread (use :meth:`asend`); no receiver has run.
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if self._check_payload is not None:
+            self._check_payload("send", named)
         if self._subscriptions:
             self._publish_sync(sender, named, "send")
         if not self._connected:  # fast path: nothing is connected at all
@@ -323,6 +328,8 @@ class AsyncSignal:
         ``asyncsignal`` logger; every receiver is called.
         ``BaseException``\\s (``KeyboardInterrupt``, cancellation) propagate.
         """
+        if self._check_payload is not None:
+            self._check_payload("send_robust", named)
         if self._subscriptions:
             self._publish_sync(sender, named, "send_robust")
         plan = self._plan_for(sender)
@@ -360,6 +367,8 @@ class AsyncSignal:
 
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if self._check_payload is not None:
+            self._check_payload("asend", named)
         if self._subscriptions:
             await self._publish(sender, named)
         registrations = self._plan_for(sender).registrations
@@ -384,6 +393,8 @@ class AsyncSignal:
         logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
         ``BaseException``\\s (cancellation included) propagate.
         """
+        if self._check_payload is not None:
+            self._check_payload("asend_robust", named)
         if self._subscriptions:
             await self._publish(sender, named)
         registrations = self._plan_for(sender).registrations

@@ -41,10 +41,22 @@ class TypedSignal(AsyncSignal, Generic[P, R]):
     unknown payload argument with a ``TypeError`` before anything runs.
     """
 
-    _required: frozenset[str]
-    _allowed: frozenset[str] | None
+    __slots__ = ("__dict__", "_allowed", "_required")
 
-    def _check_payload(self, method: str, named: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        names: frozenset[str],
+        required: frozenset[str],
+        allowed: frozenset[str] | None,
+    ) -> None:
+        super().__init__(names, name=name)
+        self._required = required
+        #: ``None``: the prototype takes ``**kwargs``, any other name is allowed.
+        self._allowed = allowed
+        self._check_payload = self._check
+
+    def _check(self, method: str, named: dict[str, Any]) -> None:
         keys = named.keys()
         if keys == self._allowed:  # the common case: every argument given
             return
@@ -63,32 +75,22 @@ class TypedSignal(AsyncSignal, Generic[P, R]):
                 f"declare (it declares {', '.join(sorted(self._allowed))})"
             )
 
-    def send(  # type: ignore[override]
-        self, *args: P.args, **kwargs: P.kwargs
-    ) -> list[tuple[Callable[..., Any], R]]:
-        self._check_payload("send", kwargs)
-        return AsyncSignal.send(self, *args, **kwargs)
-
-    def send_robust(  # type: ignore[override]
-        self, *args: P.args, **kwargs: P.kwargs
-    ) -> list[tuple[Callable[..., Any], R | Exception]]:
-        self._check_payload("send_robust", kwargs)
-        return AsyncSignal.send_robust(self, *args, **kwargs)
-
-    async def asend(  # type: ignore[override]
-        self, *args: P.args, **kwargs: P.kwargs
-    ) -> list[tuple[Callable[..., Any], R]]:
-        self._check_payload("asend", kwargs)
-        return await AsyncSignal.asend(self, *args, **kwargs)
-
-    async def asend_robust(  # type: ignore[override]
-        self, *args: P.args, **kwargs: P.kwargs
-    ) -> list[tuple[Callable[..., Any], R | Exception]]:
-        self._check_payload("asend_robust", kwargs)
-        return await AsyncSignal.asend_robust(self, *args, **kwargs)
-
     if TYPE_CHECKING:
+        # Only for type checkers: at run time the inherited methods call
+        # _check_payload first, which costs a typed send almost nothing.
 
+        def send(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[Callable[..., Any], R]]: ...
+        def send_robust(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[Callable[..., Any], R | Exception]]: ...
+        async def asend(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[Callable[..., Any], R]]: ...
+        async def asend_robust(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[Callable[..., Any], R | Exception]]: ...
         @overload  # type: ignore[override]
         def connect(
             self,
@@ -163,14 +165,17 @@ def define(prototype: Callable[P, R]) -> TypedSignal[P, R]:
             "must declare its payload as keyword-only parameters after "
             "'sender, *' (none named 'signal')"
         )
-    names = [p.name for p in payload if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    signal: TypedSignal[P, R] = TypedSignal(names, name=prototype.__name__)
-    signal.__doc__ = prototype.__doc__
-    signal._required = frozenset(
+    names = frozenset(
+        p.name for p in payload if p.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+    required = frozenset(
         p.name
         for p in payload
         if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty
     )
     has_var_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in payload)
-    signal._allowed = None if has_var_keywords else frozenset(names)
+    signal: TypedSignal[P, R] = TypedSignal(
+        prototype.__name__, names, required, None if has_var_keywords else names
+    )
+    signal.__doc__ = prototype.__doc__
     return signal
