@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ._bridge import check_can_block, run_from_sync
+from ._bridge import check_can_block
 from ._callables import describe
 from ._policies import ASYNC, POLICY, SYNC
 from ._tasks import open_runner
@@ -114,12 +114,13 @@ def send_with_policies(
     robust: bool,
     method: str,
     claim: Callable[[Registration], bool],
+    run_from_sync: Callable[..., Any],
 ) -> Responses:
     """The sync path for every plan the generated callers do not cover.
 
     Sync receivers (``thread=True`` ones too) are called in connection order in
     this thread, with no event loop running in it; then the async receivers run
-    concurrently on an event loop (:func:`run_from_sync`) and this waits.
+    concurrently on an event loop (``run_from_sync``) and this waits.
     Without async receivers and ``robust``, the first exception propagates and
     later receivers are not called; otherwise errors are isolated and settled as
     ``asend`` settles them.

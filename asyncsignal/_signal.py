@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
-from ._bridge import check_can_block
+from ._bridge import check_can_block, run_from_sync
 from ._callables import check_receiver, describe
 from ._errors import WeakReceiverWarning
 from ._policies import check_timeout, resolve_policy
@@ -27,7 +27,7 @@ from ._subscriptions import (
 from ._tasks import run_in_worker_thread
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
+    from collections.abc import Coroutine, Hashable
 
     from ._registry import Plan
     from ._subscriptions import Overflow, Subscriber
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
 
 ReceiverT = TypeVar("ReceiverT", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: ``(receiver, response)`` pairs, in connection order.
 Responses = list[tuple[Callable[..., Any], Any]]
@@ -283,6 +284,14 @@ class AsyncSignal:
         worker threads. A subclass may run it elsewhere (``asyncsignal.django``)."""
         return await run_in_worker_thread(call)
 
+    def _run_from_sync(
+        self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any
+    ) -> T:
+        """How ``send`` runs its async receivers: on the event loop owning this
+        worker thread, or on a new asyncio loop. A subclass may run them
+        elsewhere (``asyncsignal.django``)."""
+        return run_from_sync(func, *args)
+
     def _plan_for(self, sender: object) -> Plan:
         plan = self._registry.cache.get(id(sender))
         return self._registry.compute_plan(sender) if plan is None else plan
@@ -319,7 +328,14 @@ class AsyncSignal:
         if plan.inline_only:
             return _dispatch.send(self, plan.registrations, sender, named)
         return _dispatch.send_with_policies(
-            self, plan, sender, named, False, "send", self._registry.claim
+            self,
+            plan,
+            sender,
+            named,
+            False,
+            "send",
+            self._registry.claim,
+            self._run_from_sync,
         )
 
     def send_robust(self, sender: object, **named: Any) -> Responses:
@@ -338,7 +354,14 @@ class AsyncSignal:
         if named:
             _dispatch.check_named(named)
         return _dispatch.send_with_policies(
-            self, plan, sender, named, True, "send_robust", self._registry.claim
+            self,
+            plan,
+            sender,
+            named,
+            True,
+            "send_robust",
+            self._registry.claim,
+            self._run_from_sync,
         )
 
     async def asend(self, sender: object, **named: Any) -> Responses:

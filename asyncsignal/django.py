@@ -6,16 +6,20 @@ as Django's do: they run through asgiref's
 ``sync_to_async(thread_sensitive=True)``, so per-thread state such as the
 ORM's database connections is what it is with ``django.dispatch.Signal``.
 Async receivers run concurrently; ``send`` from sync code calls sync receivers
-in the caller's thread. ``asend`` needs asyncio (asgiref runs only there).
+in the caller's thread, then runs the async ones through asgiref's
+``async_to_sync``, as Django does, so their thread-sensitive calls (the async
+ORM) come back to the sending thread: inside ``transaction.atomic()`` they see
+its connection, and a sync view under an ASGI server does not deadlock.
+``asend`` needs asyncio (asgiref runs only there).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import django  # noqa: F401  (the dependency this module is for)
-    from asgiref.sync import sync_to_async
+    from asgiref.sync import async_to_sync, sync_to_async
 except ImportError as error:  # pragma: no cover - tested in a venv without Django
     raise ImportError(
         "asyncsignal.django needs Django; install it with "
@@ -26,7 +30,9 @@ from ._signal import AsyncSignal, receiver
 from ._tasks import asyncio_running
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
+
+T = TypeVar("T")
 
 __all__ = ("Signal", "receiver")
 
@@ -62,3 +68,8 @@ class Signal(AsyncSignal):
                 "asyncsignal.Signal(thread=True)"
             )
         return await sync_to_async(call, thread_sensitive=True)()
+
+    def _run_from_sync(
+        self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any
+    ) -> T:
+        return async_to_sync(func)(*args)

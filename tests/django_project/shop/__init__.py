@@ -1,0 +1,1 @@
+"""The ``shop`` app: orders, an audit trail, and the signals between them."""
