@@ -306,7 +306,7 @@ def _log_aborted(
     runner: TaskRunner, receivers: list[Callable[..., Any]], method: str
 ) -> None:
     for index, displaced in runner.aborted_errors:
-        _log_error(receivers[index], displaced, f"{method} (aborted)")
+        _log_error(receivers[index], displaced, method, " (aborted)")
 
 
 def _settle(
@@ -332,10 +332,13 @@ def _settle(
     )
 
 
-def _log_error(receiver: object, error: BaseException, method: str) -> None:
+def _log_error(
+    receiver: object, error: BaseException, method: str, note: str = ""
+) -> None:
     logger.error(
-        "Error calling %s in %s()",
+        "Error calling %s in %s()%s",
         describe(receiver),
         method,
+        note,
         exc_info=(type(error), error, error.__traceback__),
     )
