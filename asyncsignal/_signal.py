@@ -470,7 +470,14 @@ Signal = AsyncSignal
 
 
 class Receivers:
-    """A live, sized view of a signal's registrations."""
+    """A live view of a signal's registrations (:attr:`AsyncSignal.receivers`).
+
+    ``len()`` counts the live registrations (a receiver connected for two
+    senders counts twice); iterating yields their receivers in connection
+    order; ``in`` tests whether a receiver is connected for any sender; it is
+    falsy when nothing is connected. It reads the registry at each use: it
+    reflects later connects, disconnects and collected receivers.
+    """
 
     __slots__ = ("_registry",)
 

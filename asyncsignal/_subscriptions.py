@@ -89,6 +89,10 @@ class Subscription:
     """The events of one ``subscribe()`` block: an async iterator of
     :class:`Event`, in send order, ending when the block exits.
 
+    :ivar sender: the sender it listens to; ``None`` for every sender.
+    :ivar max_buffer: how many events may wait to be consumed.
+    :ivar overflow: what a send does when the buffer is full:
+        ``"drop_oldest"``, ``"drop_newest"`` or ``"block"``.
     :ivar dropped: how many events were dropped because the buffer was full
         (``"drop_oldest"``/``"drop_newest"``), or could not be delivered
         because the block exited while a ``"block"`` sender waited.

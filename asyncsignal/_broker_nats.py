@@ -1,0 +1,112 @@
+"""NATS core pub/sub through nats-py.
+
+The connection is made with ``no_echo`` (the server does not send a process
+its own messages) and without nats-py's own reconnection: nats-py would buffer
+publishes during an outage and replay them, unbounded by our buffer and unseen
+by our counters. A lost connection ends the session instead, and the bridge's
+session loop reconnects and resubscribes with its backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import nats
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+__all__ = ("NatsBroker",)
+
+
+class NatsBroker:
+    __slots__ = ("_max_bytes", "_subject", "_timeout", "_url")
+
+    def __init__(self, url: str, subject: str, timeout: float, max_bytes: int) -> None:
+        self._url = url
+        self._subject = subject
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+
+    async def connect(self, deliver: Callable[[bytes], None]) -> _NatsSession:
+        closed = asyncio.Event()
+        errors: list[Exception] = []
+
+        async def on_closed() -> None:
+            closed.set()
+
+        async def on_error(error: Exception) -> None:
+            errors[:] = [error]  # the last one says why the connection closed
+
+        client = await nats.connect(
+            servers=[self._url],
+            allow_reconnect=False,
+            connect_timeout=self._timeout,
+            flush_timeout=self._timeout,
+            no_echo=True,
+            name="asyncsignal",
+            closed_cb=on_closed,
+            error_cb=on_error,
+        )
+        session = _NatsSession(client, self._subject, closed, errors)
+        try:
+            if client.max_payload < self._max_bytes:
+                raise ValueError(
+                    f"the NATS server accepts messages of up to "
+                    f"{client.max_payload:,} bytes (its max_payload), less "
+                    f"than the bridge's max_event_bytes={self._max_bytes:,}: "
+                    "lower max_event_bytes or raise max_payload"
+                )
+            await session.subscribe(deliver, self._timeout)
+        except BaseException:
+            await session.aclose()
+            raise
+        return session
+
+
+class _NatsSession:
+    __slots__ = ("_client", "_closed", "_errors", "_subject", "_timeout")
+
+    def __init__(
+        self,
+        client: Client,
+        subject: str,
+        closed: asyncio.Event,
+        errors: list[Exception],
+    ) -> None:
+        self._client = client
+        self._subject = subject
+        self._closed = closed
+        self._errors = errors
+        self._timeout = 0.0
+
+    async def subscribe(self, deliver: Callable[[bytes], None], timeout: float) -> None:
+        self._timeout = timeout
+
+        async def on_message(message: Msg) -> None:
+            deliver(message.data)
+
+        await self._client.subscribe(self._subject, cb=on_message)
+        # The PING/PONG round trip confirms the server has the subscription.
+        await self._client.flush(timeout)  # type: ignore[arg-type]
+
+    async def publish(self, batch: list[bytes]) -> None:
+        # Buffered by nats-py and written by its flusher task.
+        publish, subject = self._client.publish, self._subject
+        for data in batch:
+            await publish(subject, data)
+
+    async def receive(self) -> None:
+        await self._closed.wait()
+        reason = f": {self._errors[-1]!r}" if self._errors else ""
+        raise ConnectionError(f"the NATS connection closed{reason}")
+
+    async def ping(self) -> None:
+        await self._client.flush(self._timeout)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        await self._client.close()
