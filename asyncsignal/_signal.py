@@ -454,11 +454,14 @@ def _warn_weak(receiver: object) -> None:
         "(and never called) as soon as nothing else references it; connect it "
         "with weak=False or keep a reference to it"
     )
-    if sys.version_info >= (3, 12):
-        # Point at the user's line, through @receiver or a subclass alike.
-        warnings.warn(message, WeakReceiverWarning, skip_file_prefixes=(_PACKAGE_DIR,))
-    else:  # pragma: no cover - covered by the Python 3.10 run
-        warnings.warn(message, WeakReceiverWarning, stacklevel=3)
+    # Point at the first frame outside this package: the user's line, through
+    # @receiver or a subclass alike.
+    frame, stacklevel = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _PACKAGE_DIR
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, WeakReceiverWarning, stacklevel=stacklevel)
 
 
 #: Guards the replacement of every signal's subscription tuple (rare).

@@ -231,6 +231,13 @@ class _AsyncioRunner:
             raise _one_or_group(fatal)
 
     async def abort(self) -> None:
+        # Receivers that had already timed out when the dispatch was aborted:
+        # their ReceiverTimeout is an outcome the abort displaces, like an error.
+        timed_out_before = [
+            index
+            for task, index in self._tasks
+            if index in self._timed_out and task.done()
+        ]
         self._cancel_all()
         if self._pending:
             with anyio.CancelScope(shield=True):
@@ -244,6 +251,10 @@ class _AsyncioRunner:
                 error = task.exception()
                 if isinstance(error, Exception):
                     self.aborted_errors.append((index, error))
+        for index in timed_out_before:
+            assert self._timers is not None
+            timeout = ReceiverTimeout(self.receivers[index], self._timers[index][1])
+            self.aborted_errors.append((index, timeout))
 
     async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
         while self._pending:
