@@ -87,7 +87,12 @@ class Subscriber(Protocol):
 
 class Subscription:
     """The events of one ``subscribe()`` block: an async iterator of
-    :class:`Event`, in send order, ending when the block exits.
+    :class:`Event`, ending when the block exits.
+
+    Events arrive in the order their sends reached the subscription: each
+    task's or thread's sends in the order it made them. Sends made at the same
+    moment from different threads may reach two subscriptions in different
+    orders (publishing takes no lock across subscriptions).
 
     :ivar sender: the sender it listens to; ``None`` for every sender.
     :ivar max_buffer: how many events may wait to be consumed.

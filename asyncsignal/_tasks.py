@@ -88,6 +88,12 @@ _EAGER = sys.version_info >= (3, 12)
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
 
 
+def _task_name(receiver: Any) -> str:
+    # The qualified name the function already holds: no string to build.
+    name = getattr(receiver, "__qualname__", None)
+    return name if isinstance(name, str) else describe(receiver)
+
+
 def _cancel_task(task: asyncio.Task[Any]) -> None:
     """Cancel a receiver's task so that an anyio shield active in it holds.
 
@@ -167,9 +173,9 @@ class _AsyncioRunner:
             if task.done():
                 self._collect(task, index)
                 return
-            task.set_name(describe(self.receivers[index]))
+            task.set_name(_task_name(self.receivers[index]))
         else:
-            task = self._loop.create_task(coro, name=describe(self.receivers[index]))
+            task = self._loop.create_task(coro, name=_task_name(self.receivers[index]))
             if task.done():  # an eager task factory
                 self._collect(task, index)
                 return
