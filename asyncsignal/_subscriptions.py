@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import anyio.lowlevel
+
 from ._bridge import running_in_event_loop_thread
 from ._tasks import Wakeup
 
@@ -106,11 +108,12 @@ class Subscription:
     __slots__ = (
         "_buffer",
         "_closed",
+        "_entered",
         "_lock",
         "_room",
         "_room_waiters",
         "_signal",
-        "_waiter",
+        "_waiters",
         "dropped",
         "max_buffer",
         "overflow",
@@ -136,9 +139,10 @@ class Subscription:
         self._room = threading.Condition(self._lock)
         #: Async senders waiting for room (``"block"``).
         self._room_waiters: list[Wakeup] = []
-        #: The consumer, while it waits for an event.
-        self._waiter: Wakeup | None = None
+        #: The consumers waiting for an event.
+        self._waiters: list[Wakeup] = []
         self._closed = False
+        self._entered = False
 
     def __repr__(self) -> str:
         return (
@@ -149,6 +153,11 @@ class Subscription:
     # -- the subscriber's side ------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError(
+                "a subscription can be entered only once; call subscribe() again"
+            )
+        self._entered = True
         self._signal._subscribe(self)
         return self
 
@@ -166,18 +175,25 @@ class Subscription:
         self._signal._unsubscribe(self)
         with self._lock:
             self._closed = True
-            waiter, self._waiter = self._waiter, None
+            waiters, self._waiters = self._waiters, []
             room_waiters, self._room_waiters = self._room_waiters, []
             self._room.notify_all()
-        for each in room_waiters:
+        for each in (*room_waiters, *waiters):
             each.set()
-        if waiter is not None:
-            waiter.set()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Event:
+        if not self._entered:
+            raise RuntimeError(
+                "iterate a subscription inside its block: "
+                "'async with signal.subscribe() as events: async for ...'"
+            )
+        if self._buffer:
+            # Yield even when an event is ready, so that a consumer of a busy
+            # subscription does not starve the other tasks (as trio's channels).
+            await anyio.lowlevel.checkpoint()
         while True:
             with self._lock:
                 if self._buffer:
@@ -186,13 +202,14 @@ class Subscription:
                     break
                 if self._closed:
                     raise StopAsyncIteration
-                waiter = self._waiter = Wakeup()
+                waiter = Wakeup()
+                self._waiters.append(waiter)
             try:
                 await waiter.wait()
             finally:
                 with self._lock:
-                    if self._waiter is waiter:
-                        self._waiter = None
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
         for each in room_waiters:
             each.set()
         return event
@@ -221,8 +238,8 @@ class Subscription:
                     return True
                 self._buffer.popleft()
             self._buffer.append(event)
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             waiter.set()
         return True
 
@@ -254,6 +271,8 @@ class Subscription:
                 with self._lock:
                     if room in self._room_waiters:
                         self._room_waiters.remove(room)
+            if self._released_undelivered():
+                return
 
     def put_blocking(self, event: Event) -> None:
         """Deliver ``event``, blocking this thread (no event loop runs in it)
@@ -265,6 +284,17 @@ class Subscription:
                     return
                 while self.is_full():
                     self._room.wait()
+            if self._released_undelivered():
+                return
+
+    def _released_undelivered(self) -> bool:
+        """After waiting for room: whether close() released the sender, whose
+        event is then counted as dropped."""
+        with self._lock:
+            if self._closed:
+                self.dropped += 1
+                return True
+            return False
 
 
 def publish_sync(
@@ -279,14 +309,23 @@ def publish_sync(
     matching = [
         s for s in subscriptions if s.sender is None or s.sender is event.sender
     ]
-    if any(s.is_full() for s in matching) and running_in_event_loop_thread():
-        raise RuntimeError(
-            f"{method}() was called from a running event loop while a "
-            "subscription with overflow='block' is full; waiting here would "
-            f"deadlock the loop: use 'await signal.a{method}(...)' instead"
-        )
+    in_loop_thread = running_in_event_loop_thread()
+    if in_loop_thread and any(s.is_full() for s in matching):
+        raise _would_deadlock(method)
     for subscription in matching:
-        subscription.put_blocking(event)
+        if not in_loop_thread:
+            subscription.put_blocking(event)
+        elif not subscription.put_nowait(event):
+            # Filled by another thread since the check: still never wait here.
+            raise _would_deadlock(method)
+
+
+def _would_deadlock(method: str) -> RuntimeError:
+    return RuntimeError(
+        f"{method}() was called from a running event loop while a "
+        "subscription with overflow='block' is full; waiting here would "
+        f"deadlock the loop: use 'await signal.a{method}(...)' instead"
+    )
 
 
 async def publish(subscriptions: tuple[Subscriber, ...], event: Event) -> None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from typing_extensions import assert_type
 
 import asyncsignal
+from asyncsignal.testing import capture, connected_to, muted
 
 
 class Shop:
@@ -57,3 +58,51 @@ async def main() -> None:
     r = await order_placed.asend(Shop, order_id=1, total=Decimal(1))
     assert_type(r, list[tuple[Callable[..., Any], int]])
     await order_placed.asend(Shop, order_id=1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+# -- every send method checks the payload and the sender ---------------------------
+
+robust = order_placed.send_robust(Shop, order_id=1, total=Decimal(1))
+assert_type(robust, list[tuple[Callable[..., Any], int | Exception]])
+order_placed.send_robust(Shop, order_id=1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+order_placed.send_robust(Shop, order_id=1, total=Decimal(1), extra=2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+order_placed.send(Shop, 1, Decimal(1))  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+order_placed.send(Shop(), order_id=1, total=Decimal(1))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+order_placed.send(order_id=1, total=Decimal(1))  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+async def more_sends() -> None:
+    r = await order_placed.asend_robust(Shop, order_id=1, total=Decimal(1))
+    assert_type(r, list[tuple[Callable[..., Any], int | Exception]])
+    await order_placed.asend(sender=Shop, order_id=1, total=Decimal(1))
+    await order_placed.asend(Shop, order_id=1, total=1.5)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await order_placed.asend_robust(Shop, order_id=1, total=Decimal(1), extra=2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    await order_placed.asend_robust(Shop, order_id=1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+# -- subscriptions, wait and the test helpers ---------------------------------------
+
+
+async def subscriptions() -> None:
+    async with order_placed.subscribe(Shop, max_buffer=10, overflow="block") as events:
+        assert_type(events, asyncsignal.Subscription)
+        async for event in events:
+            assert_type(event, asyncsignal.Event)
+            assert_type(event.kwargs, Mapping[str, Any])
+    event = await order_placed.wait(Shop, where=lambda event: event.sender is Shop)
+    assert_type(event, asyncsignal.Event)
+    order_placed.subscribe(overflow="nope")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    order_placed.subscribe(max_buffer="10")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    order_placed.subscribe(Shop, 10)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    await order_placed.wait(where=lambda event: event.kwargs)  # type: ignore[arg-type,return-value]  # pyright: ignore[reportArgumentType]
+
+
+def helpers() -> None:
+    with capture(order_placed, Shop) as sent:
+        assert_type(sent, list[asyncsignal.Event])
+    with muted(order_placed):
+        pass
+    with connected_to(order_placed, anything) as got:
+        assert_type(got(), int)  # the receiver keeps its type
+    capture(anything)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    connected_to(order_placed, 1)  # type: ignore[type-var]  # pyright: ignore[reportArgumentType]
