@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import sys
-import weakref
 from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -113,11 +112,8 @@ class Wire:
     )
 
     def __init__(self, origin: str, max_bytes: int) -> None:
-        self.origin = origin
         self.max_bytes = max_bytes
-        #: How this bridge's own messages start: brokers echo them back.
-        self.echo_prefix = f'{{"v":{VERSION},"origin":"{origin}",'.encode()
-        self._head = self.echo_prefix.decode()
+        self.rebase(origin)
         self._by_type: dict[type, Codec] = {}
         self._by_name: dict[str, Codec] = {}
         self._dumps = json.JSONEncoder(
@@ -126,8 +122,17 @@ class Wire:
             separators=(",", ":"),
             default=self._default,
         ).encode
-        self._loads_plain = json.JSONDecoder().decode
-        self._loads_with_codecs = json.JSONDecoder(object_hook=self._hook).decode
+        # raw_decode: decode() also matches whitespace around the document,
+        # twice a regular expression per event.
+        self._loads_plain = json.JSONDecoder().raw_decode
+        self._loads_with_codecs = json.JSONDecoder(object_hook=self._hook).raw_decode
+
+    def rebase(self, origin: str) -> None:
+        """Sign envelopes with ``origin`` from now on (no send may run)."""
+        self.origin = origin
+        #: How this bridge's own messages start: brokers echo them back.
+        self.echo_prefix = f'{{"v":{VERSION},"origin":"{origin}",'.encode()
+        self._head = self.echo_prefix.decode()
 
     # -- codecs ----------------------------------------------------------------
 
@@ -257,11 +262,14 @@ class Wire:
             loads = (
                 self._loads_with_codecs if b'"$codec"' in data else self._loads_plain
             )
-            envelope = loads(data.decode())
+            text = data.decode()
+            envelope, end = loads(text)
         except Reject:
             raise
         except ValueError as error:  # UnicodeDecodeError and JSONDecodeError too
             raise Reject(f"it is not JSON: {error}") from None
+        if end != len(text) and not text[end:].isspace():
+            raise Reject(f"it has data after its JSON document: {text[end:50]!r}")
         if type(envelope) is not dict:
             raise Reject("it is not a JSON object")
         version = envelope.get("v")
@@ -337,20 +345,9 @@ def resolve_sender(signal: AsyncSignal, sender: object) -> object:
     return sender
 
 
-def _connected_senders(signal: AsyncSignal) -> list[object]:
-    """The live senders that ``signal`` has receivers connected for.
-
-    Reads the registry's sender table (a snapshot: ``tuple()`` of a dict's
-    values runs without releasing the GIL). A ``Registry.senders()`` method in
-    the core would make this a public seam.
-    """
-    held = tuple(signal._registry._senders.values())
-    senders = []
-    for each in held:
-        sender = each() if isinstance(each, weakref.ref) else each
-        if sender is not None:
-            senders.append(sender)
-    return senders
+def _connected_senders(signal: AsyncSignal) -> tuple[object, ...]:
+    """The live senders that ``signal`` has receivers connected for."""
+    return signal._registry.senders()
 
 
 def _short_repr(value: object) -> str:

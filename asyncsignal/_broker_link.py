@@ -5,7 +5,7 @@ The broker side is an asyncio program (redis.asyncio and nats-py run only on
 asyncio). On asyncio it runs as a plain task on the application's loop; on trio
 it runs on an asyncio loop in a helper thread (:class:`Runner`). Either way
 the two sides meet only in two thread-safe buffers, each with one consumer
-woken by :class:`~._tasks.Wakeup`:
+woken by a :func:`bell`:
 
 - the :class:`Outbox`: encoded events, filled by sends in any thread without
   ever waiting, drained by the publisher;
@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 import anyio
 
@@ -44,11 +44,16 @@ __all__ = (
     "Runner",
     "Session",
     "Up",
+    "bell",
+    "bounded",
     "logger",
     "serve",
+    "uninterrupted",
 )
 
 logger = logging.getLogger("asyncsignal.bridge")
+
+T = TypeVar("T")
 
 #: Most events handed to the broker (or to the dispatcher) at once.
 BATCH = 256
@@ -58,6 +63,12 @@ _FIRST_DELAY, _MAX_DELAY = 0.05, 2.0
 
 #: At most one "buffer full" warning per this many seconds (counts stay exact).
 _WARN_EVERY = 5.0
+
+#: How often a task that went on after a cancellation is cancelled again.
+_RECANCEL = 0.1
+
+#: How long starting the helper thread (and its event loop) may take.
+_THREAD_START = 10.0
 
 
 class Session(Protocol):
@@ -80,9 +91,10 @@ class Session(Protocol):
 class Broker(Protocol):
     """Makes sessions: one per (re)connection."""
 
-    async def connect(self, deliver: Callable[[bytes], None]) -> Session:
+    async def connect(self, deliver: Callable[[bytes], bool]) -> Session:
         """Connect and subscribe; the session calls ``deliver`` (in the
-        broker's thread) with each incoming message."""
+        broker's thread) with each incoming message, and yields once to the
+        event loop when it returns true."""
 
 
 class Down(NamedTuple):
@@ -96,6 +108,66 @@ class Up(NamedTuple):
 
     lost: int
     downtime: float
+
+
+class Bell(Protocol):
+    """A one-shot wake-up for the task that made it (see :func:`bell`)."""
+
+    def ring(self) -> None: ...
+
+    async def wait(self) -> None: ...
+
+
+def bell() -> Bell:
+    """A one-shot wake-up for the current task: :meth:`~Bell.wait` in it,
+    :meth:`~Bell.ring` from anywhere (a thread-safe hop when rung from another
+    thread; never blocks). Lighter than ``_tasks.Wakeup``: one is made per
+    wait, on the path of every event."""
+    loop = asyncio._get_running_loop()
+    if loop is not None and asyncio.current_task(loop) is not None:
+        return _AsyncioBell(loop)
+    return _TrioBell()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a waiter cancelled meanwhile cancelled it
+        future.set_result(None)
+
+
+class _AsyncioBell:
+    __slots__ = ("_future", "_loop", "_thread")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._future: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.get_ident()
+
+    def ring(self) -> None:
+        if threading.get_ident() == self._thread:
+            _resolve(self._future)
+        else:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                self._loop.call_soon_threadsafe(_resolve, self._future)
+
+    async def wait(self) -> None:
+        await self._future
+
+
+class _TrioBell:
+    # On trio, bells are rung by the helper thread (the broker's loop).
+    __slots__ = ("_event", "_token")
+
+    def __init__(self) -> None:
+        trio = sys.modules["trio"]
+        self._event = trio.Event()
+        self._token = trio.lowlevel.current_trio_token()
+
+    def ring(self) -> None:
+        with contextlib.suppress(RuntimeError):  # that run has finished
+            self._token.run_sync_soon(self._event.set)
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 class Outbox:
@@ -132,8 +204,8 @@ class Outbox:
         self._bytes = 0
         self._seq = 0
         self._lock = threading.Lock()
-        self._waiter: Wakeup | None = None
-        self._idle_waiters: list[Wakeup] = []
+        self._waiter: Bell | None = None
+        self._idle_waiters: list[Bell] = []
         self._in_flight = 0
         self._down_warned = False
         self._overflow_unwarned = 0
@@ -161,7 +233,7 @@ class Outbox:
                 self.lost += dropped
                 waiter, self._waiter = self._waiter, None
         if waiter is not None:
-            waiter.set()
+            waiter.ring()
         if dropped > 0:
             self._warn_overflow(dropped)
         elif dropped < 0:
@@ -206,7 +278,7 @@ class Outbox:
                         self._bytes -= sum(map(len, batch))
                     self._in_flight = len(batch)
                     return batch
-                waiter = self._waiter = Wakeup()
+                waiter = self._waiter = bell()
             try:
                 await waiter.wait()
             finally:
@@ -221,7 +293,7 @@ class Outbox:
             self._in_flight = 0
             idle = self._release_idle() if not self._items else []
         for each in idle:
-            each.set()
+            each.ring()
 
     def open(self) -> None:
         """Connected: events are queued from now on."""
@@ -240,10 +312,10 @@ class Outbox:
             self.is_open = False
             idle = self._release_idle()
         for each in idle:
-            each.set()
+            each.ring()
         return count
 
-    def _release_idle(self) -> list[Wakeup]:
+    def _release_idle(self) -> list[Bell]:
         idle, self._idle_waiters = self._idle_waiters, []
         return idle
 
@@ -253,7 +325,7 @@ class Outbox:
             with self._lock:
                 if not (self.is_open and (self._items or self._in_flight)):
                     return
-                waiter = Wakeup()
+                waiter = bell()
                 self._idle_waiters.append(waiter)
             await waiter.wait()
 
@@ -263,11 +335,13 @@ class Inbox:
 
     Bounded by ``max_bytes`` of messages: when the receivers cannot keep up,
     the oldest messages are dropped (logged; receivers see them as missed).
-    Connection changes are never dropped.
+    Connection changes are never dropped. Messages this bridge published
+    itself (brokers echo them) are dropped on arrival, by their prefix.
     """
 
     __slots__ = (
         "_bytes",
+        "_echo",
         "_items",
         "_lock",
         "_unwarned",
@@ -276,17 +350,28 @@ class Inbox:
         "max_bytes",
     )
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, echo_prefix: bytes) -> None:
         self.max_bytes = max_bytes
+        self._echo = echo_prefix
         self._items: deque[bytes | Down | Up] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._waiter: Wakeup | None = None
+        self._waiter: Bell | None = None
         self._unwarned = 0
         self._warned_at = -_WARN_EVERY
 
-    def put(self, item: bytes | Down | Up) -> None:
-        """Queue a message or a connection change; any thread, never waits."""
+    def deliver(self, message: bytes) -> bool:
+        """Queue a message from the broker (any thread, never waits); return
+        whether it woke the dispatcher. A broker's reader that is on the
+        dispatcher's loop then yields once, so that the dispatcher runs
+        before the reader goes on reading: that is the latency of the event."""
+        if message.startswith(self._echo):
+            return False
+        return self.put(message)
+
+    def put(self, item: bytes | Down | Up) -> bool:
+        """Queue a message or a connection change; any thread, never waits.
+        Returns whether it woke the dispatcher."""
         dropped = 0
         with self._lock:
             self._items.append(item)
@@ -295,10 +380,12 @@ class Inbox:
                 while self._bytes > self.max_bytes:
                     dropped += self._drop_oldest_message()
             waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter.set()
         if dropped:
             self._warn(dropped)
+        if waiter is None:
+            return False
+        waiter.ring()
+        return True
 
     def _drop_oldest_message(self) -> int:
         items = self._items
@@ -338,7 +425,7 @@ class Inbox:
                             len(item) for item in batch if type(item) is bytes
                         )
                     return batch
-                waiter = self._waiter = Wakeup()
+                waiter = self._waiter = bell()
             try:
                 await waiter.wait()
             finally:
@@ -384,7 +471,7 @@ async def serve(
     first = True
     while True:
         try:
-            session = await asyncio.wait_for(broker.connect(inbox.put), limit)
+            session = await bounded(broker.connect(inbox.deliver), limit)
         except Exception as error:
             if down_since is None:
                 down_since, lost_before = time.monotonic(), outbox.lost
@@ -447,13 +534,26 @@ async def _run_session(session: Session, outbox: Outbox, limit: float) -> None:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel_and_wait(tasks)
     # Each of them runs until it fails.
     error = next(iter(done)).exception()
     assert error is not None
     raise error
+
+
+async def _cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them to end, cancelling again those that
+    go on: a client that swallows a cancellation (redis-py on Python 3.10,
+    inside a pipeline) must not keep a session alive."""
+    pending = tasks
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, still = await asyncio.wait(pending, timeout=_RECANCEL)
+        pending = list(still)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio would log it otherwise
 
 
 async def _publish(session: Session, outbox: Outbox) -> None:
@@ -467,18 +567,66 @@ async def _heartbeat(session: Session, limit: float) -> None:
     # even by a process that only receives.
     while True:
         await asyncio.sleep(limit)
-        await asyncio.wait_for(session.ping(), limit)
+        await bounded(session.ping(), limit)
 
 
 async def _close_session(session: Session, limit: float, name: str) -> None:
     try:
-        await asyncio.wait_for(session.aclose(), limit)
-    except Exception as error:
+        await uninterrupted(bounded(session.aclose(), limit))
+    # Only a hung broker with more unsent data than the socket buffers hold
+    # makes the clients' own close wait; their sockets are then released when
+    # the broker wakes up or the process exits.
+    except Exception as error:  # pragma: no cover
         logger.warning(
             "bridge %s: closing the connection failed (%s)",
             name,
             _describe_error(error),
         )
+
+
+async def bounded(step: Coroutine[Any, Any, T], limit: float) -> T:
+    """Await ``step`` in this task, cancelled after ``limit`` seconds with
+    ``TimeoutError``. (``asyncio.wait_for`` on Python 3.10 runs it in a task of
+    its own, whose error is never retrieved when the caller is cancelled as
+    it fails.)"""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(limit):
+            return await step
+    else:  # pragma: no cover - covered by the Python 3.10 run
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(limit, expire)
+        try:
+            return await step
+        except asyncio.CancelledError:
+            if expired:
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+
+
+async def uninterrupted(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run ``cleanup`` to its end even if this task is cancelled meanwhile, and
+    re-raise the cancellation afterwards: a client's close that is cut short
+    leaves its socket open. Every cleanup passed here is bounded in time."""
+    task = asyncio.get_running_loop().create_task(cleanup)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            cancelled = error
+    if cancelled is not None:
+        raise cancelled
+    task.result()
 
 
 def _describe_error(error: BaseException) -> str:
@@ -492,10 +640,8 @@ class Runner:
 
     __slots__ = (
         "_finished",
-        "_lock",
         "_loop",
         "_main",
-        "_stopping",
         "_task",
         "_thread",
         "in_thread",
@@ -506,12 +652,11 @@ class Runner:
     ) -> None:
         self._main = main
         self.in_thread = in_thread
-        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = False
-        # Created here, in the application's task: set from either side.
+        # Created here, in the application's task: set from either side, and
+        # (unlike a bell) waited for repeatedly.
         self._finished = Wakeup()
 
     def start(self) -> None:
@@ -521,10 +666,17 @@ class Runner:
             self._task = task = loop.create_task(self._run_here())
             task.add_done_callback(lambda _: self._finished.set())
             return
+        registered = threading.Event()
         self._thread = threading.Thread(
-            target=self._thread_main, name="asyncsignal-bridge", daemon=True
+            target=self._thread_main,
+            args=(registered,),
+            name="asyncsignal-bridge",
+            daemon=True,
         )
         self._thread.start()
+        # A few milliseconds, once per `async with`: then stop() always finds
+        # the helper's loop and task.
+        registered.wait(_THREAD_START)
 
     async def _run_here(self) -> None:
         try:
@@ -534,9 +686,9 @@ class Runner:
         except BaseException:  # pragma: no cover - a bug in the session loop
             logger.exception("the bridge's session loop failed")
 
-    def _thread_main(self) -> None:
+    def _thread_main(self, registered: threading.Event) -> None:
         try:
-            asyncio.run(self._run_in_thread())
+            asyncio.run(self._run_in_thread(registered))
         except asyncio.CancelledError:
             pass
         except BaseException:  # pragma: no cover - a bug in the session loop
@@ -544,33 +696,33 @@ class Runner:
         finally:
             self._finished.set()
 
-    async def _run_in_thread(self) -> None:
-        with self._lock:
-            if self._stopping:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
+    async def _run_in_thread(self, registered: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        registered.set()
         await self._main()
 
     async def stop(self, limit: float) -> bool:
         """Cancel the session loop and wait (at most ``limit`` seconds) for it
-        to end; return whether it did. Call it shielded."""
-        with self._lock:
-            self._stopping = True
-            loop, task = self._loop, self._task
-        if task is not None and loop is not None:
-            if self.in_thread:
-                # The helper's loop may have closed already.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(task.cancel)
-            else:
-                task.cancel()
+        to end, cancelling it again while it goes on; return whether it ended.
+        Call it shielded."""
+        loop, task = self._loop, self._task
+        assert loop is not None, "stop() before start()"
+        assert task is not None
         with anyio.move_on_after(limit):
-            await self._finished.wait()
-            if self._thread is not None:
-                self._thread.join()
-            return True
-        return False
+            while True:
+                if self.in_thread:
+                    # The helper's loop may have closed already.
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(task.cancel)
+                else:
+                    task.cancel()
+                with anyio.move_on_after(_RECANCEL):
+                    await self._finished.wait()
+                    if self._thread is not None:
+                        self._thread.join()
+                    return True
+        return False  # pragma: no cover - the session loop ignored cancellation
 
 
 class LoopTask:
@@ -583,14 +735,13 @@ class LoopTask:
     ``func`` must not raise: what it raises is logged.
     """
 
-    __slots__ = ("_done", "_func", "_scope", "_stopping", "_task")
+    __slots__ = ("_done", "_func", "_scope", "_task")
 
     def __init__(self, func: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._func = func
         self._done = anyio.Event()
         self._task: asyncio.Task[None] | None = None
         self._scope: Any = None
-        self._stopping = False
 
     def start(self) -> None:
         if asyncio_running():
@@ -598,6 +749,8 @@ class LoopTask:
             task.add_done_callback(lambda _: self._done.set())
         else:
             trio = sys.modules["trio"]
+            # Made here, so that stop() can cancel it before the task runs.
+            self._scope = trio.CancelScope()
             # Like an asyncio task, it runs in a copy of the caller's context.
             trio.lowlevel.spawn_system_task(
                 self._run_in_trio,
@@ -614,11 +767,8 @@ class LoopTask:
             logger.exception("the bridge's dispatcher failed")
 
     async def _run_in_trio(self) -> None:
-        trio = sys.modules["trio"]
         try:
-            with trio.CancelScope() as self._scope:
-                if self._stopping:
-                    self._scope.cancel()
+            with self._scope:
                 await self._func()
         except BaseException:  # pragma: no cover - a bug in the dispatcher
             # A system task must never raise: trio would crash the whole run.
@@ -628,9 +778,8 @@ class LoopTask:
 
     async def stop(self) -> None:
         """Cancel the task and wait for it to end. Call it shielded."""
-        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-        elif self._scope is not None:
+        else:
             self._scope.cancel()
         await self._done.wait()

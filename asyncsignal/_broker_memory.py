@@ -28,7 +28,7 @@ class MemoryBroker:
     def __init__(self, url: str) -> None:
         self._url = url
 
-    async def connect(self, deliver: Callable[[bytes], None]) -> _MemorySession:
+    async def connect(self, deliver: Callable[[bytes], bool]) -> _MemorySession:
         session = _MemorySession(self._url, deliver)
         with _LOCK:
             _HUBS[self._url] = (*_HUBS.get(self._url, ()), session)
@@ -38,7 +38,7 @@ class MemoryBroker:
 class _MemorySession:
     __slots__ = ("_url", "deliver")
 
-    def __init__(self, url: str, deliver: Callable[[bytes], None]) -> None:
+    def __init__(self, url: str, deliver: Callable[[bytes], bool]) -> None:
         self._url = url
         self.deliver = deliver
 

@@ -10,14 +10,18 @@ session loop reconnects and resubscribes with its backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 import nats
+import nats.aio.client
+import nats.errors
+
+from ._broker_link import uninterrupted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
 
 __all__ = ("NatsBroker",)
@@ -32,7 +36,7 @@ class NatsBroker:
         self._timeout = timeout
         self._max_bytes = max_bytes
 
-    async def connect(self, deliver: Callable[[bytes], None]) -> _NatsSession:
+    async def connect(self, deliver: Callable[[bytes], bool]) -> _NatsSession:
         closed = asyncio.Event()
         errors: list[Exception] = []
 
@@ -42,16 +46,28 @@ class NatsBroker:
         async def on_error(error: Exception) -> None:
             errors[:] = [error]  # the last one says why the connection closed
 
-        client = await nats.connect(
-            servers=[self._url],
-            allow_reconnect=False,
-            connect_timeout=self._timeout,
-            flush_timeout=self._timeout,
-            no_echo=True,
-            name="asyncsignal",
-            closed_cb=on_closed,
-            error_cb=on_error,
-        )
+        client = nats.aio.client.Client()
+        try:
+            await client.connect(
+                servers=[self._url],
+                allow_reconnect=False,
+                connect_timeout=self._timeout,  # type: ignore[arg-type]
+                flush_timeout=self._timeout,
+                no_echo=True,
+                name="asyncsignal",
+                closed_cb=on_closed,
+                error_cb=on_error,
+                # One attempt at once: our session loop does the retrying.
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0,
+            )
+        except BaseException as error:
+            # A failed first connection leaves its socket open (nats-py 2.x).
+            with contextlib.suppress(Exception):
+                await uninterrupted(client.close())
+            if isinstance(error, nats.errors.NoServersError) and errors:
+                raise ConnectionError(f"cannot connect: {errors[-1]!r}") from error
+            raise
         session = _NatsSession(client, self._subject, closed, errors)
         try:
             if client.max_payload < self._max_bytes:
@@ -63,7 +79,7 @@ class NatsBroker:
                 )
             await session.subscribe(deliver, self._timeout)
         except BaseException:
-            await session.aclose()
+            await uninterrupted(session.aclose())
             raise
         return session
 
@@ -73,7 +89,7 @@ class _NatsSession:
 
     def __init__(
         self,
-        client: Client,
+        client: nats.aio.client.Client,
         subject: str,
         closed: asyncio.Event,
         errors: list[Exception],
@@ -84,11 +100,12 @@ class _NatsSession:
         self._errors = errors
         self._timeout = 0.0
 
-    async def subscribe(self, deliver: Callable[[bytes], None], timeout: float) -> None:
+    async def subscribe(self, deliver: Callable[[bytes], bool], timeout: float) -> None:
         self._timeout = timeout
 
         async def on_message(message: Msg) -> None:
-            deliver(message.data)
+            if deliver(message.data):
+                await asyncio.sleep(0)  # the dispatcher first
 
         await self._client.subscribe(self._subject, cb=on_message)
         # The PING/PONG round trip confirms the server has the subscription.

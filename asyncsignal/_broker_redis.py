@@ -8,11 +8,14 @@ its backoff, so that every outage is seen, counted and announced.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+from ._broker_link import uninterrupted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +33,7 @@ class RedisBroker:
         self._channel = channel.encode()
         self._timeout = timeout
 
-    async def connect(self, deliver: Callable[[bytes], None]) -> _RedisSession:
+    async def connect(self, deliver: Callable[[bytes], bool]) -> _RedisSession:
         client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
             self._url,
             retry=Retry(NoBackoff(), 0),
@@ -41,7 +44,7 @@ class RedisBroker:
         try:
             await session.subscribe()
         except BaseException:
-            await session.aclose()
+            await uninterrupted(session.aclose())
             raise
         return session
 
@@ -53,7 +56,7 @@ class _RedisSession:
         self,
         client: redis.asyncio.Redis,
         channel: bytes,
-        deliver: Callable[[bytes], None],
+        deliver: Callable[[bytes], bool],
     ) -> None:
         self._client = client
         self._channel = channel
@@ -85,7 +88,8 @@ class _RedisSession:
             # Blocking, on a connection subscribed to one channel: the only
             # replies are its messages.
             message: Any = await get_message(timeout=None)
-            deliver(message["data"])
+            if deliver(message["data"]):
+                await asyncio.sleep(0)  # the dispatcher first
 
     async def ping(self) -> None:
         await self._client.ping()

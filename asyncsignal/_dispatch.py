@@ -114,20 +114,22 @@ def send_with_policies(
     robust: bool,
     method: str,
     claim: Callable[[Registration], bool],
-    run_from_sync: Callable[..., Any],
+    run_from_sync: Callable[..., Any] | None,
 ) -> Responses:
-    """The sync path for every plan the generated callers do not cover.
+    """The sync path for every plan the generated callers do not cover, and
+    ``asend``'s for plans of plain sync receivers (``run_from_sync`` is then
+    ``None``: no receiver needs a loop).
 
     Sync receivers (``thread=True`` ones too) are called in connection order in
-    this thread, with no event loop running in it; then the async receivers run
-    concurrently on an event loop (``run_from_sync``) and this waits.
-    Without async receivers and ``robust``, the first exception propagates and
-    later receivers are not called; otherwise errors are isolated and settled as
-    ``asend`` settles them.
+    this thread, with no event loop running in it (under ``send``); then the
+    async receivers run concurrently on an event loop (``run_from_sync``) and
+    this waits. Under ``send`` without async receivers and not ``robust``, the
+    first exception propagates and later receivers are not called; otherwise
+    errors are isolated and settled as ``asend`` settles them.
     """
     if plan.has_async:
         check_can_block(method)
-    isolate = robust or plan.has_async
+    isolate = robust or plan.has_async or run_from_sync is None
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
     errors: dict[int, Exception] = {}
@@ -155,6 +157,7 @@ def send_with_policies(
                 except Exception as error:
                     errors[index] = error
         if later:
+            assert run_from_sync is not None
             run_from_sync(
                 _run_later,
                 *(signal, later, receivers, outcomes, errors, sender, named, method),

@@ -127,9 +127,12 @@ class Plan(NamedTuple):
     #: Every receiver is sync and may be called repeatedly (no ``once``): the
     #: generated fast callers apply under ``send``.
     inline_only: bool
+    #: Every receiver is a plain sync one (no policy): ``asend`` needs no
+    #: runner, it calls them in turn.
+    plain_sync: bool
 
 
-_NO_RECEIVERS = Plan((), False, True)
+_NO_RECEIVERS = Plan((), False, True, True)
 
 
 def _receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> ReceiverKey:
@@ -320,6 +323,14 @@ class Registry:
             self.cache = {}
             return True
 
+    def senders(self) -> tuple[object, ...]:
+        """The live senders that registrations are made for (not ``None``)."""
+        with self._lock:
+            self._purge_dead()
+            held = tuple(self._senders.values())
+        live = (s() if isinstance(s, _SenderRef) else s for s in held)
+        return tuple(s for s in live if s is not None)
+
     def mute(self, by: int) -> None:
         """Enter (``by=1``) or leave (``by=-1``) a muted block."""
         with self._lock:
@@ -390,6 +401,7 @@ class Registry:
                 live,
                 any(r.is_async for r in live),
                 all(not r.is_async and not r.policy.once for r in live),
+                all(r.kind is SYNC for r in live),
             )
             if live
             else _NO_RECEIVERS

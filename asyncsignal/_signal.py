@@ -394,14 +394,18 @@ class AsyncSignal:
             self._check_payload("asend", named)
         if self._subscriptions:
             await self._publish(sender, named)
-        registrations = self._plan_for(sender).registrations
-        if not registrations:
+        plan = self._plan_for(sender)
+        if not plan.registrations:
             return []
         if named:
             _dispatch.check_named(named)
+        if plan.plain_sync:  # no task, no thread, no loop: call them in turn
+            return _dispatch.send_with_policies(
+                self, plan, sender, named, False, "asend", self._registry.claim, None
+            )
         return await _dispatch.asend(
             self,
-            registrations,
+            plan.registrations,
             sender,
             named,
             False,
@@ -420,14 +424,25 @@ class AsyncSignal:
             self._check_payload("asend_robust", named)
         if self._subscriptions:
             await self._publish(sender, named)
-        registrations = self._plan_for(sender).registrations
-        if not registrations:
+        plan = self._plan_for(sender)
+        if not plan.registrations:
             return []
         if named:
             _dispatch.check_named(named)
+        if plan.plain_sync:  # no task, no thread, no loop: call them in turn
+            return _dispatch.send_with_policies(
+                self,
+                plan,
+                sender,
+                named,
+                True,
+                "asend_robust",
+                self._registry.claim,
+                None,
+            )
         return await _dispatch.asend(
             self,
-            registrations,
+            plan.registrations,
             sender,
             named,
             True,

@@ -57,12 +57,12 @@ from ._broker_link import (
     Outbox,
     Runner,
     State,
+    bell,
     logger,
     serve,
 )
-from ._dispatch import check_named
 from ._signal import AsyncSignal
-from ._tasks import Wakeup, asyncio_running
+from ._tasks import asyncio_running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -159,13 +159,18 @@ class Bridge:
             raise ValueError(
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
-        self.url = url
-        self.channel = channel
-        self.timeout = float(timeout)
-        self.max_buffer_bytes = max_buffer_bytes
+        self.url: str = url
+        self.channel: str = channel
+        self.timeout: float = float(timeout)
+        self.max_event_bytes: int = max_event_bytes
+        self.max_buffer_bytes: int = max_buffer_bytes
         self._kind = _SCHEMES[scheme]
-        self.disconnected = AsyncSignal(["error"], name="Bridge.disconnected")
-        self.reconnected = AsyncSignal(["lost", "downtime"], name="Bridge.reconnected")
+        self.disconnected: AsyncSignal = AsyncSignal(
+            ["error"], name="Bridge.disconnected"
+        )
+        self.reconnected: AsyncSignal = AsyncSignal(
+            ["lost", "downtime"], name="Bridge.reconnected"
+        )
         self._wire = Wire(uuid.uuid4().hex, max_event_bytes)
         self._shares: dict[str, _Share] = {}
         self._outbox = Outbox(max_buffer_bytes)
@@ -304,8 +309,12 @@ class Bridge:
         broker = self._make_broker()
         for share in self._shares.values():
             share.check_free()
-        inbox = Inbox(self.max_buffer_bytes)
-        first_attempt = Wakeup()
+        # A new origin per run, not per object: processes forked from one that
+        # made the bridge (gunicorn --preload) must not take each other's
+        # events for their own echoes.
+        self._wire.rebase(uuid.uuid4().hex)
+        inbox = Inbox(self.max_buffer_bytes, self._wire.echo_prefix)
+        first_attempt = bell()
         runner = Runner(
             partial(
                 serve,
@@ -315,7 +324,7 @@ class Bridge:
                 self._state,
                 self.timeout,
                 _redact(self.url),
-                first_attempt.set,
+                first_attempt.ring,
             ),
             # redis.asyncio and nats-py need asyncio: on trio they get a
             # loop of their own in a helper thread.
@@ -368,7 +377,7 @@ class Bridge:
                 from ._broker_nats import NatsBroker
 
                 return NatsBroker(
-                    self.url, self.channel, self.timeout, self._wire.max_bytes
+                    self.url, self.channel, self.timeout, self.max_event_bytes
                 )
         except ImportError as error:
             client = "redis-py" if kind == "redis" else "nats-py"
@@ -397,41 +406,41 @@ class Bridge:
     # -- incoming events ----------------------------------------------------------
 
     async def _dispatch(self, inbox: Inbox) -> None:
-        echo = self._wire.echo_prefix
         while True:
             for item in await inbox.take():
                 if isinstance(item, bytes):
-                    if not item.startswith(echo):
-                        await self._deliver(item)
+                    await self._deliver(item)
                 elif isinstance(item, Down):
                     await self.disconnected.asend_robust(self, error=item.error)
                 else:
                     await self.reconnected.asend_robust(
                         self, lost=item.lost, downtime=item.downtime
                     )
-            # Receivers that never suspend must not starve the event loop.
+            # Receivers that never suspend must not starve the event loop; and
+            # meanwhile the broker's reader fills the next batch.
             await anyio.lowlevel.checkpoint()
 
     async def _deliver(self, data: bytes) -> None:
         try:
-            envelope = self._wire.decode(data)
+            origin, seq, name, sender, kwargs = self._wire.decode(data)
         except Reject as error:
             self._reject(error, data)
             return
-        self._count(envelope.origin, envelope.seq)
-        share = self._shares.get(envelope.signal)
+        self._count(origin, seq)
+        share = self._shares.get(name)
         if share is None:
             return  # a signal that this process does not share
         signal = share.signal
-        try:
-            sender = resolve_sender(signal, envelope.sender)
-        except Reject as error:
-            self._reject(error, data)
-            return
+        if sender is not None:
+            try:
+                sender = resolve_sender(signal, sender)
+            except Reject as error:
+                self._reject(error, data)
+                return
         self._received += 1
         token = _delivering.set(self)
         try:
-            await signal.asend_robust(sender, **envelope.kwargs)
+            await signal.asend_robust(sender, **kwargs)
         except Exception as error:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).
@@ -500,16 +509,15 @@ class _Share:
         """
         if _delivering.get() is self._bridge:
             return True  # an incoming event's consequence: local only
-        kwargs = event.kwargs
-        if "signal" in kwargs:
-            check_named(dict(kwargs))
-        self._outbox.put(self._wire.encode(self._name, event.sender, kwargs))
+        self._outbox.put(self._wire.encode(self._name, event.sender, event.kwargs))
         return True
 
     def is_full(self) -> bool:
+        # A sync send in an event loop's thread asks: the bridge never waits.
         return False
 
-    async def put(self, event: Event) -> None:
+    async def put(self, event: Event) -> None:  # pragma: no cover
+        # Called only when put_nowait refuses, which it never does.
         self.put_nowait(event)
 
     def put_blocking(self, event: Event) -> None:

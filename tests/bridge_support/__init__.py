@@ -1,0 +1,1 @@
+"""Real brokers and worker processes for the bridge's tests and benchmark."""

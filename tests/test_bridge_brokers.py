@@ -1,0 +1,375 @@
+"""asyncsignal.bridge over real Redis and NATS servers: delivery and echo,
+what arrives malformed, and brokers that are unreachable, die or hang."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import pytest
+from backends import BACKENDS_WITHOUT_EAGER
+from bridge_support.peers import DEADLINE, Peer, eventually
+from bridge_support.raw import envelope, publish_raw
+from bridge_support.servers import DroppingServer
+
+from asyncsignal import AsyncSignal
+from asyncsignal.bridge import Bridge
+
+if TYPE_CHECKING:
+    from bridge_support.servers import Server
+
+pytest_plugins = ["bridge_support.fixtures"]
+pytestmark = pytest.mark.anyio
+
+
+async def test_events_cross_and_a_process_never_gets_its_own_back(
+    broker: Server,
+) -> None:
+    # Redis echoes a subscriber's own publications; NATS is asked not to (and
+    # the origin check would drop them anyway).
+    a, b = Peer(broker.url), Peer(broker.url)
+    async with a.bridge, b.bridge:
+        assert a.bridge.connected
+        assert b.bridge.connected
+        for n in range(3):
+            await a.order_placed.asend(None, origin="a", n=n)
+        await b.order_placed.asend(None, origin="b", n=0)
+        await b.wait_orders(4)
+        await a.wait_until(lambda: bool(a.numbers("b")))
+        # A burst: published in batches.
+        for n in range(3, 100):
+            await a.order_placed.asend(None, origin="a", n=n)
+        await b.wait_orders(101)
+    assert a.numbers("a") == b.numbers("a") == list(range(100))
+    assert (a.bridge.published, a.bridge.received) == (100, 1)
+    assert (b.bridge.published, b.bridge.received) == (1, 100)
+    assert a.bridge.lost == b.bridge.missed == b.bridge.rejected == 0
+
+
+async def test_malformed_messages_are_rejected_and_logged(
+    broker: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    b = Peer(broker.url)
+    shop_ref = {"$ref": "nowhere:Shop"}
+    malformed = [
+        b"not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"v": 1} and more',
+        b'{"v": 2, "origin": "x"}',
+        envelope("x", 1, seq="1"),
+        envelope("x", 2, kwargs=[]),
+        envelope("x", 3, kwargs={"signal": 1}),
+        envelope("x", 4, sender=[1]),
+        envelope("x", 5, sender={"$ref": 1}),
+        envelope("x", 6, sender={**shop_ref, "extra": 1}),
+    ]
+    missing = b'{"v": 1, "origin": "x", "seq": 7}'
+    elsewhere = envelope("x", 8, signal="not_shared_here")
+    async with b.bridge:
+        await anyio.to_thread.run_sync(
+            publish_raw,
+            broker,
+            [*malformed, missing, elsewhere, envelope("x", 9, sender=shop_ref)],
+        )
+        await b.wait_orders(1)
+    [(sender, kwargs)] = b.orders
+    assert repr(sender) == "RemoteSender('nowhere:Shop')"
+    assert kwargs == {"origin": "x", "n": 9}
+    assert b.bridge.rejected == len(malformed) + 1
+    assert b.bridge.received == 1
+    # Seen: 4, 5, 6 (rejected later), 8 (another signal), 9; 7 did not decode.
+    assert b.bridge.missed == 1
+    text = caplog.text
+    for reason in (
+        "it is not JSON: Expecting value",
+        "it is not JSON: 'utf-8' codec can't decode",
+        "it is not a JSON object",
+        "it has data after its JSON document: ' and more'",
+        "its format version is 2; this process reads version 1",
+        "its fields have the wrong types or names",
+        "its sender is a JSON array",
+        "its sender {'$ref': 1} is not a sender reference",
+        "it has no 'signal' field",
+    ):
+        assert reason in text
+    assert "the message began b'not json'" in text
+
+
+async def test_gaps_in_an_origins_sequence_are_counted_as_missed(
+    broker: Server,
+) -> None:
+    b = Peer(broker.url)
+    # Seen once, then 1,024 other origins: its sequence is forgotten (the
+    # table is bounded), so its next gap is not counted.
+    forgotten = [envelope("old", 1)]
+    forgotten += [envelope(f"o{i}", 1) for i in range(1024)]
+    forgotten += [envelope("old", 5)]
+    async with b.bridge:
+        await anyio.to_thread.run_sync(
+            publish_raw,
+            broker,
+            [envelope("x", 1), envelope("x", 2), envelope("x", 6), envelope("x", 4)],
+        )
+        await b.wait_orders(4)
+        assert b.bridge.missed == 3  # 3, 4 and 5 missing after 2; 4 came late
+        await anyio.to_thread.run_sync(publish_raw, broker, forgotten)
+        await b.wait_orders(4 + len(forgotten))
+    assert b.bridge.missed == 3
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("scheme", ["redis", "nats"])
+async def test_a_bridge_that_cannot_reach_its_broker_still_lets_sends_run_locally(
+    scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = Peer(f"{scheme}://127.0.0.1:{_closed_port()}", timeout=2.0)
+    announced: list[dict[str, Any]] = []
+    a.bridge.disconnected.connect(
+        lambda sender, **kwargs: announced.append({"sender": sender, **kwargs}),
+        weak=False,
+    )
+    started = time.monotonic()
+    async with a.bridge:
+        assert time.monotonic() - started < DEADLINE
+        assert not a.bridge.connected
+        assert repr(a.bridge).endswith("disconnected, 2 shared signals>")
+        for n in range(3):
+            assert await a.order_placed.asend(None, origin="a", n=n) == [
+                (a._on_order, "local")
+            ]
+        await eventually(lambda: bool(announced), "the disconnected announcement")
+    assert a.numbers("a") == [0, 1, 2]
+    assert (a.bridge.published, a.bridge.lost) == (0, 3)
+    [announcement] = announced
+    assert announcement["sender"] is a.bridge
+    assert isinstance(announcement["error"], Exception)
+    assert "cannot reach the broker" in caplog.text
+    assert caplog.text.count("the broker is unreachable: sends of shared signals") == 1
+
+
+@pytest.mark.parametrize("scheme", ["redis", "nats"])
+async def test_the_bridge_keeps_retrying_a_broker_that_drops_every_connection(
+    scheme: str,
+) -> None:
+    with DroppingServer() as server:
+        a = Peer(f"{scheme}://127.0.0.1:{server.port}", timeout=2.0)
+        async with a.bridge:
+            assert not a.bridge.connected
+            # 50 ms, then 100, 200: retries back off.
+            await eventually(lambda: server.attempts >= 4, "four attempts")
+            await a.order_placed.asend(None, origin="a", n=0)
+    assert (a.bridge.published, a.bridge.lost) == (0, 1)
+    assert a.numbers("a") == [0]
+
+
+async def test_a_nats_server_refusing_events_of_max_event_bytes_is_reported(
+    nats_server: Server,
+) -> None:
+    bridge = Bridge(
+        nats_server.url,
+        max_event_bytes=2 * 1024 * 1024,
+        max_buffer_bytes=4 * 1024 * 1024,
+    )
+    errors: list[BaseException] = []
+    bridge.disconnected.connect(
+        lambda error, **kwargs: errors.append(error), weak=False
+    )
+    async with bridge:
+        assert not bridge.connected
+        await eventually(lambda: bool(errors), "the disconnected announcement")
+    assert "accepts messages of up to 1,048,576 bytes (its max_payload)" in str(
+        errors[0]
+    )
+
+
+#: Heavy tests skip the eager variant (it changes how the suite's own tasks
+#: start, not the bridge's).
+heavy = pytest.mark.parametrize("anyio_backend", BACKENDS_WITHOUT_EAGER)
+
+
+@heavy
+async def test_a_broker_killed_and_restarted_mid_stream(
+    own_broker: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = Peer(own_broker.url), Peer(own_broker.url)
+    changes: dict[str, list[tuple[str, dict[str, Any]]]] = {"a": [], "b": []}
+    for name, peer in (("a", a), ("b", b)):
+        for which in ("disconnected", "reconnected"):
+            getattr(peer.bridge, which).connect(
+                lambda sender, _n=name, _w=which, **kwargs: changes[_n].append(
+                    (_w, kwargs)
+                ),
+                weak=False,
+            )
+    sent = 0
+    slowest = 0.0
+
+    async def send_one() -> None:
+        nonlocal sent, slowest
+        began = time.perf_counter()
+        await a.order_placed.asend(None, origin="a", n=sent)
+        slowest = max(slowest, time.perf_counter() - began)
+        sent += 1
+        await anyio.sleep(0.002)
+
+    async def stream_until(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await send_one()
+
+    async with a.bridge, b.bridge:
+        await stream_until(lambda: len(b.orders) >= 5, "events before the kill")
+        own_broker.kill()
+        await stream_until(
+            lambda: len(changes["a"]) == len(changes["b"]) == 1, "disconnections"
+        )
+        await stream_until(lambda: a.bridge.lost >= 3, "losses during the outage")
+        own_broker.start()
+        await stream_until(
+            lambda: len(changes["a"]) == len(changes["b"]) == 2, "reconnections"
+        )
+        resumed_at = sent
+        await stream_until(
+            lambda: any(n >= resumed_at for n in b.numbers("a")), "events after"
+        )
+    # Local delivery never stopped, and sends never waited for the broker.
+    assert a.numbers("a") == list(range(sent))
+    assert slowest < 0.5
+    for name in ("a", "b"):
+        (down, error), (up, recovery) = changes[name]
+        assert (down, up) == ("disconnected", "reconnected")
+        assert isinstance(error["error"], Exception)
+        assert recovery["downtime"] > 0
+    assert changes["a"][1][1]["lost"] >= 3
+    received = b.numbers("a")
+    assert received == sorted(set(received))  # in order, none twice
+    assert a.bridge.published + a.bridge.lost == sent
+    assert b.bridge.missed >= 3
+    assert "lost the broker" in caplog.text
+    assert "reconnected after" in caplog.text
+
+
+@heavy
+async def test_a_hung_broker_is_noticed_and_never_holds_up_sends_or_exit(
+    own_broker: Server,
+) -> None:
+    a, b = Peer(own_broker.url, timeout=0.5), Peer(own_broker.url, timeout=0.5)
+    down: list[BaseException] = []
+    a.bridge.disconnected.connect(
+        lambda error, **kwargs: down.append(error), weak=False
+    )
+    try:
+        async with a.bridge, b.bridge:
+            # On a loaded machine a first attempt may exceed 0.5 s: they retry.
+            await eventually(
+                lambda: a.bridge.connected and b.bridge.connected, "connections"
+            )
+            down.clear()
+            await a.order_placed.asend(None, origin="a", n=0)
+            await b.wait_orders(1)
+            own_broker.pause()
+            slowest = 0.0
+            for n in range(1, 200):
+                began = time.perf_counter()
+                await a.order_placed.asend(None, origin="a", n=n)
+                slowest = max(slowest, time.perf_counter() - began)
+            # Publishing stalls; the heartbeat gives up after two timeouts.
+            await eventually(lambda: bool(down), "the hang to be noticed")
+            assert not a.bridge.connected
+            exit_began = time.monotonic()
+        # Closing connections to a hung broker is bounded too.
+        assert time.monotonic() - exit_began < DEADLINE
+    finally:
+        own_broker.resume()
+    assert slowest < 0.5
+    assert a.numbers("a") == list(range(200))
+    assert a.bridge.published + a.bridge.lost == 200
+
+
+@heavy
+async def test_leaving_the_block_while_a_hung_broker_holds_a_publish_is_bounded(
+    own_broker: Server,
+) -> None:
+    a = Peer(own_broker.url, timeout=0.5)
+    try:
+        async with a.bridge:
+            await eventually(lambda: a.bridge.connected, "a connection")
+            own_broker.pause()
+            for n in range(50):
+                await a.order_placed.asend(None, origin="a", n=n)
+            began = time.monotonic()
+            # Leaving waits (at most `timeout`) for the publisher, which waits
+            # for the broker (Redis; nats-py buffers) until that fails.
+        took = time.monotonic() - began
+    finally:
+        own_broker.resume()
+    assert took < DEADLINE
+    assert a.bridge.published + a.bridge.lost == 50
+    assert a.numbers("a") == list(range(50))
+
+
+@heavy
+async def test_a_bridge_cancelled_during_a_burst_counts_what_it_did_not_publish(
+    broker: Server,
+) -> None:
+    a, b = Peer(broker.url), Peer(broker.url)
+    sent = 0
+    async with b.bridge:
+        with anyio.CancelScope() as scope:
+            async with a.bridge:
+                for n in range(2000):
+                    await a.order_placed.asend(None, origin="a", n=n)
+                    sent += 1
+                    if n == 1000:
+                        scope.cancel()  # takes effect at the next checkpoint
+                await anyio.lowlevel.checkpoint()
+        assert scope.cancelled_caught
+        assert a.bridge.published + a.bridge.lost == sent
+        # A batch cut short counts as lost, but may have reached the broker:
+        # at most once. A last event, from the same bridge run again, comes
+        # after all of them.
+        async with a.bridge:
+            await a.order_placed.asend(None, origin="a", n=-1)
+            await b.wait_until(lambda: -1 in b.numbers("a"))
+    received = b.numbers("a")[:-1]
+    assert received == list(range(len(received)))
+    assert a.bridge.published - 1 <= len(received) <= sent
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "client"),
+    [
+        ("redis://127.0.0.1", "redis", "redis-py"),
+        ("nats://127.0.0.1", "nats", "nats-py"),
+    ],
+)
+async def test_a_missing_client_library_fails_at_async_with(
+    url: str, module: str, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the extra were not installed: importing the client fails.
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.delitem(sys.modules, f"asyncsignal._broker_{module}", raising=False)
+    signal = AsyncSignal(name="x")
+    bridge = Bridge(url)
+    bridge.share(signal)
+    with pytest.raises(ImportError) as raised:
+        async with bridge:
+            pass  # pragma: no cover
+    assert str(raised.value) == (
+        f"Bridge({url!r}) needs {client}; install it with "
+        f"pip install 'asyncsignal[{module}]'"
+    )
+    assert not signal._subscriptions

@@ -1,0 +1,73 @@
+"""The bridge's internal seams that the end-to-end tests cannot steer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import anyio
+import pytest
+from backends import ASYNCIO_BACKENDS
+
+from asyncsignal._broker_link import Runner, _cancel_and_wait, uninterrupted
+from asyncsignal._tasks import asyncio_running
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_a_cleanup_runs_to_its_end_when_its_task_is_cancelled() -> None:
+    # The broker clients' close() leaks its socket when cut short, and a
+    # bridge may be stopped while it closes a failed connection.
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def close() -> None:
+        await release.wait()
+        finished.append("closed")
+
+    closing = asyncio.ensure_future(uninterrupted(close()))
+    await asyncio.sleep(0)
+    closing.cancel()
+    await asyncio.sleep(0)
+    closing.cancel()  # twice: it keeps waiting
+    await asyncio.sleep(0)
+    assert not closing.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert finished == ["closed"]
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_a_cleanup_that_fails_raises_its_error() -> None:
+    async def close() -> None:
+        await asyncio.sleep(0)
+        raise OSError("reset")
+
+    with pytest.raises(OSError, match="reset"):
+        await uninterrupted(close())
+
+
+async def _swallows_one_cancellation() -> None:
+    # As redis-py does on Python 3.10, inside a pipeline.
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(3600)
+    await asyncio.sleep(3600)
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_tasks_that_swallow_a_cancellation_are_cancelled_again() -> None:
+    tasks = [asyncio.ensure_future(_swallows_one_cancellation()) for _ in range(2)]
+    await asyncio.sleep(0)
+    await _cancel_and_wait(tasks)
+    assert all(task.cancelled() for task in tasks)
+
+
+async def test_a_session_loop_that_swallows_a_cancellation_is_stopped_anyway() -> None:
+    # On asyncio it runs on this loop, on trio in the helper thread.
+    runner = Runner(_swallows_one_cancellation, in_thread=not asyncio_running())
+    runner.start()
+    await anyio.sleep(0.01)
+    with anyio.fail_after(10):
+        assert await runner.stop(5.0)
