@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Set-up and checks in one place; needs only Python and pip.
+"""Set-up and checks in one command; needs only Python >= 3.10 and pip.
 
-    python3 dev.py demo     # install into .venv, run examples/demo.py
-    python3 dev.py test     # lint, type-check and test on the oldest and newest Python
-    python3 dev.py bench    # benchmark suite against the anchors (args go to it)
-    python3 dev.py bench --python 3.11   # the same on another Python (default 3.12)
+    python3 dev.py test             # lint; tests on each supported Python; coverage
+    python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
+    python3 dev.py demo             # examples/demo.py on asyncio and trio
+    python3 dev.py bench [ARGS]     # benchmarks/run.py on 3.12 (--smoke, --only ...)
+    python3 dev.py bench --python 3.11 [ARGS]
+    python3 dev.py lock [ARGS]      # `uv lock`, after editing dependencies
+    python3 dev.py nox [ARGS]       # nox itself: `nox -l`, `nox -s tests-3.12 -- -x`
 
-Each command creates and fills its virtual environments itself. ``test`` runs
-the suite on Python 3.10 and 3.13 (the oldest and newest supported), found on
-PATH or under pyenv; set ASYNCSIGNAL_PYTHONS="/path/py3.10 /path/py3.13" to
-choose others. A missing interpreter is an error, never skipped.
+The first run installs pinned nox and uv into .nox/_bootstrap (a virtual
+environment of this Python); nox then builds each session's environment under
+.nox/ from uv.lock (see noxfile.py). ``test`` runs the suite on every
+supported Python it finds (3.10-3.13, on PATH or under pyenv) and names those
+it skipped; with CI=true, 3.10 and 3.13 are required.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -23,108 +26,94 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-OLDEST, NEWEST = "3.10", "3.13"
-#: PERF.md's anchors were measured on 3.12: the first Python with eager tasks.
+BOOTSTRAP = ROOT / ".nox" / "_bootstrap"
+#: What the bootstrap environment holds; a change here rebuilds it.
+REQUIREMENTS = ("nox==2026.10.20", "uv==0.13.9")
 BENCH_PYTHON = "3.12"
+BIN = "Scripts" if sys.platform == "win32" else "bin"
 
 
-def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env)
-    if result.returncode != 0:
-        sys.exit(f"dev.py: failed with exit code {result.returncode}: {cmd[0]} ...")
+def say(message: str) -> None:
+    print(f"dev.py: {message}", file=sys.stderr, flush=True)
 
 
-def find_python(version: str) -> str:
-    """An interpreter of this version: on PATH, else under pyenv's root."""
-    candidates = [shutil.which(f"python{version}")]
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates += sorted(
-        glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"),
-        reverse=True,
-    )
-    for candidate in filter(None, candidates):
-        # A pyenv shim exists on PATH even when it cannot run that version.
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print(sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == str(
-            tuple(int(p) for p in version.split("."))
-        ):
-            return candidate
-    sys.exit(
-        f"dev.py: no working python{version} found on PATH or under {pyenv_root}; "
-        "install it or set ASYNCSIGNAL_PYTHONS"
-    )
+def check(*command: str | Path) -> None:
+    say(" ".join(map(str, command)))
+    if subprocess.run([str(c) for c in command]).returncode != 0:
+        sys.exit(f"dev.py: failed: {' '.join(map(str, command))}")
 
 
-def venv(python: str, extras: str) -> Path:
-    """A virtual environment for ``python`` with the project installed."""
-    version = subprocess.run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    path = ROOT / f".venv-{version}"
-    bin_python = path / "bin" / "python"
-    if not bin_python.exists():
-        run(python, "-m", "venv", path)
-    run(bin_python, "-m", "pip", "install", "-q", "-e", f".[{extras}]")
-    return bin_python
+def bootstrap() -> Path:
+    """A virtual environment with nox and uv, made once (and when pins change)."""
+    python = BOOTSTRAP / BIN / ("python.exe" if sys.platform == "win32" else "python")
+    stamp = BOOTSTRAP / "requirements.txt"
+    wanted = "\n".join(REQUIREMENTS) + "\n"
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    shutil.rmtree(BOOTSTRAP, ignore_errors=True)
+    venv: list[str | Path] = [sys.executable, "-m", "venv"]
+    if subprocess.run([*venv, BOOTSTRAP], capture_output=True).returncode == 0:
+        pip: list[str | Path] = [python, "-m", "pip"]
+    else:
+        # Debian's Python has venv but not ensurepip unless python3-venv is
+        # installed: make the environment bare and fill it with this pip.
+        check(*venv, "--clear", "--without-pip", BOOTSTRAP)
+        pip = [sys.executable, "-m", "pip", "--python", python]
+    check(*pip, "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS)
+    stamp.write_text(wanted)
+    return python
 
 
-def demo() -> None:
-    python = venv(sys.executable, "demo")
-    run(python, "examples/demo.py")
+def nox(*args: str) -> int:
+    # nox uses the uv installed next to it.
+    command: list[str | Path] = [
+        bootstrap(),
+        "-m",
+        "nox",
+        "--noxfile",
+        ROOT / "noxfile.py",
+    ]
+    command += args
+    say(" ".join(["nox", *map(str, command[5:])]))
+    return subprocess.run(command, cwd=ROOT).returncode
 
 
-def test() -> None:
+def main(argv: list[str]) -> int:
+    # Older Pythons get this far (the file parses), and a clear message.
+    if sys.version_info < (3, 10):  # noqa: UP036
+        sys.exit("dev.py: needs Python 3.10 or newer")
+    command, *args = argv or ["--help"]
     started = time.monotonic()
-    chosen = os.environ.get("ASYNCSIGNAL_PYTHONS")
-    pythons = chosen.split() if chosen else [find_python(OLDEST), find_python(NEWEST)]
-    coverage_dir = ROOT / ".coverage-data"
-    shutil.rmtree(coverage_dir, ignore_errors=True)
-    coverage_dir.mkdir()
-    env = {**os.environ, "COVERAGE_FILE": str(coverage_dir / "coverage")}
-    newest = None
-    for python in pythons:
-        bin_python = venv(python, "test")
-        newest = bin_python
-        run(bin_python, "-m", "mypy", env=env)
-        run(bin_python, "-m", "coverage", "run", "-m", "pytest", env=env)
-    assert newest is not None
-    run(newest, "-m", "ruff", "check", ".")
-    run(newest, "-m", "ruff", "format", "--check", ".")
-    run(newest, "-m", "coverage", "combine", env=env)
-    run(newest, "-m", "coverage", "report", "--fail-under=100", env=env)
-    print(f"dev.py test: all checks passed in {time.monotonic() - started:.0f} s")
-
-
-def bench(args: list[str]) -> None:
-    version = BENCH_PYTHON
-    if "--python" in args:
-        at = args.index("--python")
-        version = args[at + 1]
-        del args[at : at + 2]
-    python = venv(find_python(version), "bench")
-    run(python, "benchmarks/run.py", *args)
-
-
-def main() -> None:
-    command, *args = sys.argv[1:] or ["--help"]
-    if command == "demo":
-        demo()
+    if command == "test":
+        # The bridge tests start real Redis servers: Debian's, installed once.
+        check("bash", ROOT / "tests" / "bridge_support" / "install_redis.sh")
+    if command == "test" and not args:
+        code = nox("--sessions", "lint", "tests", "coverage")
     elif command == "test":
-        test()
+        code = nox("--sessions", "tests", "--", *args)
+    elif command == "demo":
+        code = nox("--error-on-missing-interpreters", "--sessions", "demo", *args)
     elif command == "bench":
-        bench(args)
+        version = BENCH_PYTHON
+        if "--python" in args:
+            at = args.index("--python")
+            version = args[at + 1]
+            del args[at : at + 2]
+        session = f"bench-{version}"
+        code = nox("--error-on-missing-interpreters", "-s", session, "--", *args)
+    elif command == "lock":
+        uv = shutil.which("uv", path=bootstrap().parent) or "uv"
+        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+        return subprocess.run([uv, "lock", *args], cwd=ROOT, env=env).returncode
+    elif command == "nox":
+        code = nox(*args)
     else:
         print(__doc__)
-        sys.exit(0 if command in ("-h", "--help") else 2)
+        return 0 if command in ("-h", "--help", "help") else 2
+    outcome = "passed" if code == 0 else f"FAILED (exit code {code})"
+    say(f"{command} {outcome} in {time.monotonic() - started:.0f} s")
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -1,11 +1,10 @@
-"""Measuring: verify each contender, then time them round-robin.
+"""Measuring: verify every contender, then time them all round-robin.
 
-The machines are shared and noisy, so contenders are never measured one
-after the other: each round takes one sample of every contender, starting
-from a different one each round, and ratios are taken between samples of the
-same round. Garbage is collected before each round (per-call workloads) or
-each sample (one-shot totals); the collector stays enabled while timing, as
-the garbage a library makes is part of its cost.
+The machines are shared and noisy, so contenders are never measured one after
+the other: each round takes one sample of every contender, starting from a
+different one each round, and ratios are taken between samples of the same
+round (``report.py``). Garbage is collected before each round; the collector
+stays enabled while timing, as the garbage a library makes is part of its cost.
 """
 
 from __future__ import annotations
@@ -13,35 +12,38 @@ from __future__ import annotations
 import gc
 import math
 import statistics
-import time
 import traceback
-import tracemalloc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .calls import Compiled, Unsupported
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from .calls import Call
     from .receivers import Probe
 
 __all__ = (
+    "Contender",
     "Outcome",
     "Summary",
-    "TotalEntry",
-    "Trial",
     "WrongResult",
-    "measure_calls",
-    "measure_totals",
-    "memory_meter",
+    "check_probe",
+    "measure",
+    "per_call",
     "summarize",
-    "time_meter",
 )
 
 #: Per-call calibration never times more calls than this in one sample.
 _MAX_CALLS = 10_000_000
+
+#: Takes one sample: µs per call, ms in total, bytes per receiver.
+Sampler: TypeAlias = "Callable[[], Awaitable[float]]"
+#: Verifies a contender (and calibrates it), then returns its sampler.
+Contender: TypeAlias = "Callable[[], Awaitable[Sampler]]"
+#: Builds a contender's call, with probe receivers or (``None``) plain ones.
+Builder: TypeAlias = "Callable[[Probe | None], Call]"
 
 
 class WrongResult(AssertionError):
@@ -53,16 +55,10 @@ class Outcome:
     """One contender on one workload: samples, or why there are none."""
 
     samples: list[float] = field(default_factory=list)
-    #: Calls timed together per sample (per-call workloads; 1 for totals).
-    calls_per_sample: int = 1
     #: Why the contender does not take part (shown as a dash).
     skipped: str | None = None
     #: The traceback of what went wrong (verification or timing).
     error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.samples) and self.error is None
 
 
 @dataclass(frozen=True)
@@ -70,27 +66,14 @@ class Summary:
     median: float
     q1: float
     q3: float
-    min: float
-    max: float
 
 
-def summarize(samples: list[float]) -> Summary:
-    """Median, quartiles and range of ``samples`` (at least one)."""
-    if len(samples) == 1:
-        (only,) = samples
-        return Summary(only, only, only, only, only)
-    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    return Summary(median, q1, q3, min(samples), max(samples))
-
-
-def _rotated(names: list[str], start: int) -> list[str]:
-    start %= max(len(names), 1)
-    return names[start:] + names[:start]
-
-
-# -- per-call workloads --------------------------------------------------------
-
-Builder: TypeAlias = "Callable[[Probe | None], Call]"
+def summarize(values: list[float]) -> Summary:
+    """Median and quartiles of ``values`` (at least one)."""
+    if len(values) == 1:
+        return Summary(values[0], values[0], values[0])
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return Summary(median, q1, q3)
 
 
 def check_result(result: object, expected: list[int]) -> None:
@@ -144,139 +127,49 @@ async def _calibrate(compiled: Compiled, batch_seconds: float) -> int:
         calls *= 10
 
 
-async def measure_calls(
-    builders: dict[str, Builder],
-    expected: list[int],
-    rounds: int,
-    batch_seconds: float,
-) -> dict[str, Outcome]:
-    """Verify, calibrate and time every contender; samples are µs per call."""
+def per_call(
+    name: str, build: Builder, expected: list[int], batch_seconds: float
+) -> Contender:
+    """A contender of a per-call workload; its samples are µs per call."""
+
+    async def prepare() -> Sampler:
+        compiled = await _prepare(name, build, expected)
+        calls = await _calibrate(compiled, batch_seconds)
+
+        async def sample() -> float:
+            return await compiled.timed(calls) / calls / 1000
+
+        return sample
+
+    return prepare
+
+
+async def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, Outcome]:
+    """Prepare every contender (verify, calibrate), then sample them round-robin.
+
+    A contender that raises :class:`Unsupported` is skipped; one that raises
+    anything else is reported with its traceback, the others go on.
+    """
     outcomes: dict[str, Outcome] = {}
-    ready: dict[str, Compiled] = {}
-    for name, build in builders.items():
+    samplers: dict[str, Sampler] = {}
+    for name, prepare in contenders.items():
         try:
-            ready[name] = await _prepare(name, build, expected)
-        except Unsupported as why:
-            outcomes[name] = Outcome(skipped=str(why))
-        except Exception:
-            outcomes[name] = Outcome(error=traceback.format_exc())
-    for name, compiled in list(ready.items()):
-        try:
-            calls = await _calibrate(compiled, batch_seconds)
-        except Exception:
-            outcomes[name] = Outcome(error=traceback.format_exc())
-            del ready[name]
-        else:
-            outcomes[name] = Outcome(calls_per_sample=calls)
-    for round_ in range(rounds):
-        gc.collect()
-        for name in _rotated(list(ready), round_):
-            outcome = outcomes[name]
-            try:
-                elapsed = await ready[name].timed(outcome.calls_per_sample)
-            except Exception:
-                outcome.error = traceback.format_exc()
-                del ready[name]
-                continue
-            outcome.samples.append(elapsed / outcome.calls_per_sample / 1000)
-    return outcomes
-
-
-# -- one-shot totals (connect many, memory) ------------------------------------
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One sample of a one-shot workload, set up (untimed) and ready to run.
-
-    ``run`` is what is measured; ``check`` runs afterwards, untimed, and
-    raises if ``run`` did not do its job; ``close`` then tears it down.
-    """
-
-    run: Callable[[], None]
-    check: Callable[[], None]
-    close: Callable[[], None] = lambda: None
-
-
-#: Measures one run: milliseconds, bytes per receiver, ...
-Meter: TypeAlias = "Callable[[Callable[[], None]], float]"
-
-
-def time_meter(run: Callable[[], None]) -> float:
-    """Wall time of ``run()`` in milliseconds."""
-    gc.collect()
-    start = time.perf_counter_ns()
-    run()
-    return (time.perf_counter_ns() - start) / 1e6
-
-
-def memory_meter(receivers: int) -> Meter:
-    """Bytes allocated by ``run()`` and still held afterwards, per receiver.
-
-    Everything made before ``run`` (the receiver objects) is not traced.
-    """
-
-    def meter(run: Callable[[], None]) -> float:
-        gc.collect()
-        tracemalloc.start()
-        try:
-            before, _ = tracemalloc.get_traced_memory()
-            run()
-            gc.collect()
-            after, _ = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        return (after - before) / receivers
-
-    return meter
-
-
-@dataclass(frozen=True)
-class TotalEntry:
-    """A contender on a one-shot workload.
-
-    ``verify`` checks correctness on a small size before anything is timed;
-    ``trial`` sets up one sample.
-    """
-
-    verify: Callable[[], None]
-    trial: Callable[[], Trial]
-
-
-def measure_totals(
-    entries: dict[str, Callable[[], TotalEntry]],
-    rounds: int,
-    meter: Meter,
-    progress: Callable[[str], Any] | None = None,
-) -> dict[str, Outcome]:
-    """Verify, then measure each contender ``rounds`` times, round-robin."""
-    outcomes: dict[str, Outcome] = {}
-    ready: dict[str, TotalEntry] = {}
-    for name, make in entries.items():
-        try:
-            entry = make()
-            entry.verify()
+            samplers[name] = await prepare()
         except Unsupported as why:
             outcomes[name] = Outcome(skipped=str(why))
         except Exception:
             outcomes[name] = Outcome(error=traceback.format_exc())
         else:
-            ready[name] = entry
             outcomes[name] = Outcome()
+    ready = dict(samplers)
     for round_ in range(rounds):
-        for name in _rotated(list(ready), round_):
+        gc.collect()
+        names = list(ready)
+        start = round_ % max(len(names), 1)
+        for name in names[start:] + names[:start]:
             try:
-                trial = ready[name].trial()
-                try:
-                    value = meter(trial.run)
-                    trial.check()
-                finally:
-                    trial.close()
+                outcomes[name].samples.append(await ready[name]())
             except Exception:
                 outcomes[name].error = traceback.format_exc()
                 del ready[name]
-                continue
-            outcomes[name].samples.append(value)
-        if progress is not None and rounds > 1:
-            progress(f"round {round_ + 1}/{rounds}")
     return outcomes

@@ -8,22 +8,106 @@ from __future__ import annotations
 
 import gc
 import operator
-from typing import TYPE_CHECKING
+import time
+import tracemalloc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 from .calls import Unsupported
-from .harness import TotalEntry, Trial, WrongResult, check_probe
+from .harness import WrongResult, check_probe
 from .receivers import Listener, ProbeListener, kinds, make_receivers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .harness import Contender, Sampler
     from .libraries import Library
     from .receivers import Probe
 
-__all__ = ("connect_disconnect", "connect_methods")
+__all__ = (
+    "connect_disconnect",
+    "connect_methods",
+    "memory_meter",
+    "one_shot",
+    "time_meter",
+)
 
 #: Receivers in the correctness check that precedes the timed runs.
 _VERIFY = 20
+
+#: Measures one run: milliseconds, bytes per receiver, ...
+Meter: TypeAlias = "Callable[[Callable[[], None]], float]"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One sample, set up (untimed): ``run`` is measured, then ``check`` (raises
+    if ``run`` did not do its job) and ``close`` run untimed."""
+
+    run: Callable[[], None]
+    check: Callable[[], None]
+    close: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class TotalEntry:
+    """A contender: ``verify`` checks it on a small size before any timing."""
+
+    verify: Callable[[], None]
+    trial: Callable[[], Trial]
+
+
+def time_meter(run: Callable[[], None]) -> float:
+    """Wall time of ``run()`` in milliseconds."""
+    gc.collect()
+    start = time.perf_counter_ns()
+    run()
+    return (time.perf_counter_ns() - start) / 1e6
+
+
+def memory_meter(receivers: int) -> Meter:
+    """Bytes allocated by ``run()`` and still held afterwards, per receiver.
+
+    Everything made before ``run`` (the receiver objects) is not traced.
+    """
+
+    def meter(run: Callable[[], None]) -> float:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            run()
+            gc.collect()
+            after, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return (after - before) / receivers
+
+    return meter
+
+
+def one_shot(make: Callable[[], TotalEntry], meter: Meter) -> Contender:
+    """A contender of a one-shot workload, measured by ``meter``.
+
+    Its sampler never suspends: it needs no event loop (``run_on("sync")``).
+    """
+
+    async def prepare() -> Sampler:
+        entry = make()
+        entry.verify()
+
+        async def sample() -> float:
+            trial = entry.trial()
+            try:
+                value = meter(trial.run)
+                trial.check()
+            finally:
+                trial.close()
+            return value
+
+        return sample
+
+    return prepare
 
 
 def _expect_registrations(lib: Library, sig: object, count: int) -> None:
@@ -112,9 +196,6 @@ def connect_methods(lib: Library, count: int) -> TotalEntry:
             for listener in listeners:
                 connect(method_of(listener))
 
-        def check() -> None:
-            _expect_registrations(lib, box[0], count)
-
         def close() -> None:
             # Drop the signal (signals sit in reference cycles: collect)
             # before the listeners die: with the signal alive, every death
@@ -124,6 +205,6 @@ def connect_methods(lib: Library, count: int) -> TotalEntry:
             box.clear()
             gc.collect()
 
-        return Trial(run, check, close)
+        return Trial(run, lambda: _expect_registrations(lib, box[0], count), close)
 
     return TotalEntry(verify, trial)

@@ -5,6 +5,10 @@ After each case: the caller sees the cancellation the mechanism promises (a
 caught scope, ``TimeoutError``, ``CancelledError``), every receiver that
 started has finished, no task is left behind, and receivers' errors raised
 while being cancelled are logged rather than lost.
+
+Nothing here waits for the clock: the caller is cancelled once every receiver
+runs (deadlines are moved to "now" at that point), and shielded receivers are
+released once the cancellation has been requested.
 """
 
 from __future__ import annotations
@@ -15,27 +19,34 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import pytest
+from backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-pytestmark = pytest.mark.anyio
-
 MECHANISMS = ["move_on_after", "fail_after", "scope.cancel", "outer_scope", "native"]
 BEHAVIOURS = ["plain", "cleanup", "raises", "shielded", "swallows"]
+
+#: A deadline that never passes by itself.
+HOUR = 3600
 
 
 @dataclass
 class Probe:
-    """Receivers that record their life and the events tests wait for."""
+    """Receivers that record their life, and the events tests wait for."""
 
     behaviour: str
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    #: Set once all three receivers run.
     running: anyio.Event = field(default_factory=anyio.Event)
+    #: Set once the caller's cancellation was requested: "shielded" receivers
+    #: finish their work then.
+    release: anyio.Event = field(default_factory=anyio.Event)
 
     def receivers(self) -> list[Callable[..., Any]]:
         return [self._make(f"r{i}") for i in range(3)]
@@ -43,28 +54,25 @@ class Probe:
     def _make(self, name: str) -> Callable[..., Any]:
         behaviour = self.behaviour
 
-        async def receiver(**kwargs: Any) -> str:
+        async def receiver(**kwargs: Any) -> Any:
             self.started.append(name)
             if len(self.started) == 3:
                 self.running.set()
             try:
                 if behaviour == "shielded":
                     with anyio.CancelScope(shield=True):
-                        await self.running.wait()
-                        # Outlasts the 0.05 s deadlines below.
-                        await anyio.sleep(0.2)
+                        await self.release.wait()
                     return "shielded work done"
                 if behaviour == "swallows":
                     try:
-                        await anyio.sleep(10)
+                        await anyio.sleep_forever()
                     except anyio.get_cancelled_exc_class():
                         return "swallowed"
-                await anyio.sleep(10)
-                return "never"
+                await anyio.sleep_forever()
             finally:
                 if behaviour == "cleanup":
                     with anyio.CancelScope(shield=True):
-                        await anyio.sleep(0.01)
+                        await anyio.lowlevel.checkpoint()
                 self.finished.append(name)
                 if behaviour == "raises":
                     raise ValueError(f"{name} failed while cancelled")
@@ -78,13 +86,28 @@ async def cancel_caller(
 ) -> None:
     """Run ``call`` and cancel it with ``mechanism`` once receivers run; assert
     the caller sees exactly that cancellation."""
-    if mechanism == "move_on_after":
-        with anyio.move_on_after(0.05) as scope:
-            await call()
-        assert scope.cancelled_caught
-    elif mechanism == "fail_after":
-        with pytest.raises(TimeoutError), anyio.fail_after(0.05):
-            await call()
+    if mechanism in ("move_on_after", "fail_after"):
+
+        async def expire_when_running(scope: anyio.CancelScope) -> None:
+            await probe.running.wait()
+            scope.deadline = anyio.current_time()
+            await anyio.lowlevel.checkpoint()  # the deadline has been processed
+            probe.release.set()
+
+        async with anyio.create_task_group() as group:
+            if mechanism == "move_on_after":
+                with anyio.move_on_after(HOUR) as scope:
+                    group.start_soon(expire_when_running, scope)
+                    await call()
+                assert scope.cancelled_caught
+            else:
+
+                async def call_expiring(scope: anyio.CancelScope) -> None:
+                    group.start_soon(expire_when_running, scope)
+                    await call()
+
+                with pytest.raises(TimeoutError), anyio.fail_after(HOUR) as scope:
+                    await call_expiring(scope)
     elif mechanism in ("scope.cancel", "outer_scope"):
         async with anyio.create_task_group() as group:
             with anyio.CancelScope() as outer:
@@ -94,6 +117,7 @@ async def cancel_caller(
                     async def cancel_when_running() -> None:
                         await probe.running.wait()
                         target.cancel()
+                        probe.release.set()
 
                     group.start_soon(cancel_when_running)
                     await call()
@@ -103,6 +127,7 @@ async def cancel_caller(
         task: asyncio.Task[Any] = asyncio.ensure_future(call())
         await probe.running.wait()
         task.cancel()
+        probe.release.set()
         with pytest.raises(asyncio.CancelledError):
             await task
     else:
@@ -111,11 +136,12 @@ async def cancel_caller(
         with trio.CancelScope() as trio_scope:
             async with trio.open_nursery() as nursery:
 
-                async def cancel_when_running() -> None:
+                async def cancel_natively_when_running() -> None:
                     await probe.running.wait()
                     trio_scope.cancel()
+                    probe.release.set()
 
-                nursery.start_soon(cancel_when_running)
+                nursery.start_soon(cancel_natively_when_running)
                 await call()
         assert trio_scope.cancelled_caught
 
@@ -152,18 +178,20 @@ async def test_cancelled_asend_cancels_and_awaits_every_receiver(
     records = [r for r in caplog.records if r.name == "asyncsignal"]
     if behaviour == "raises":
         # Not raised in the cancellation's place, and not lost either.
-        assert len(records) == 3
-        assert all("aborted" in r.getMessage() for r in records)
+        messages = sorted(r.getMessage() for r in records)
+        assert len(messages) == 3
+        for index, message in enumerate(messages):
+            assert f".r{index} " in message
+            assert "aborted" in message
         assert sorted(str(r.exc_info[1]) for r in records if r.exc_info) == [
             f"r{i} failed while cancelled" for i in range(3)
         ]
     else:
         assert records == []
+    assert list(signal.receivers) == receivers
 
 
-async def test_cancelled_before_asend_starts_receivers_then_cancels_them(
-    anyio_backend: Any,
-) -> None:
+async def test_cancelled_before_asend_starts_receivers_then_cancels_them() -> None:
     """asend is not a checkpoint before it starts receivers: in a scope that
     is already cancelled, sync receivers run and async ones are cancelled at
     their first wait; nothing outlives the call."""
@@ -179,20 +207,19 @@ async def test_cancelled_before_asend_starts_receivers_then_cancels_them(
     assert sorted(probe.finished) == sorted(probe.started)
 
 
-async def test_shielded_receiver_finishes_its_work_on_trio_only(
-    anyio_backend: Any,
-) -> None:
-    """On trio a receiver's active shield holds; on asyncio receivers are
-    cancelled with Task.cancel(), which an active anyio shield cannot stop
-    (README: "What it does not promise")."""
+async def test_shielded_receiver_finishes_its_work_on_every_backend() -> None:
+    """A shield active in a receiver holds when the caller is cancelled: on
+    trio natively, on asyncio because receivers inside anyio scopes are
+    cancelled through those scopes."""
     signal = AsyncSignal()
     done: list[str] = []
     running = anyio.Event()
+    release = anyio.Event()
 
     async def shielded(**kwargs: Any) -> None:
         with anyio.CancelScope(shield=True):
             running.set()
-            await anyio.sleep(0.05)
+            await release.wait()
             done.append("shielded work done")
 
     signal.connect(shielded)
@@ -200,11 +227,44 @@ async def test_shielded_receiver_finishes_its_work_on_trio_only(
     async def cancel_when_running(scope: anyio.CancelScope) -> None:
         await running.wait()
         scope.cancel()
+        release.set()
 
     async with anyio.create_task_group() as group:
         with anyio.CancelScope() as scope:
             group.start_soon(cancel_when_running, scope)
             await signal.asend(None)
     assert scope.cancelled_caught
-    expected = ["shielded work done"] if anyio_backend[0] == "trio" else []
-    assert done == expected
+    assert done == ["shielded work done"]
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_repeated_native_cancellation_does_not_interrupt_receivers_cleanup() -> (
+    None
+):
+    signal = AsyncSignal()
+    running = asyncio.Event()
+    cleaning = asyncio.Event()
+    cleanup_may_end = asyncio.Event()
+    cleaned: list[str] = []
+
+    async def receiver(**kwargs: Any) -> None:
+        running.set()
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            cleaning.set()
+            # A cleanup that takes a while, protected against being cancelled.
+            await asyncio.shield(cleanup_may_end.wait())
+            cleaned.append("cleaned")
+
+    signal.connect(receiver)
+    task = asyncio.get_running_loop().create_task(signal.asend(None))
+    await running.wait()
+    task.cancel()
+    await cleaning.wait()
+    task.cancel()  # again, while the receiver cleans up
+    await asyncio.sleep(0)  # asend takes the second cancellation
+    cleanup_may_end.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == ["cleaned"]

@@ -4,24 +4,48 @@ from __future__ import annotations
 
 import importlib.resources
 import inspect
+import types
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 import asyncsignal
 from asyncsignal import AsyncSignal, Receivers, Signal, receiver
 
-if TYPE_CHECKING:
-    import types
-
-PUBLIC_NAMES = {"AsyncSignal", "Receivers", "Signal", "receiver"}
+PUBLIC_NAMES = {
+    "AsyncSignal",
+    "Event",
+    "ReceiverTimeout",
+    "Receivers",
+    "Signal",
+    "Subscription",
+    "TypedSignal",
+    "WeakReceiverWarning",
+    "define",
+    "receiver",
+}
+#: Public submodules, bound on the package once imported.
+SUBMODULES = {"bridge", "django", "testing"}
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
     """Every name without a leading underscore that the module binds (what
-    ``dir()`` and tab completion show)."""
-    return {name for name in vars(module) if not name.startswith("_")}
+    ``dir()`` and tab completion show), but its submodules."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+
+
+def test_only_documented_submodules_are_public() -> None:
+    submodules = {
+        name
+        for name, value in vars(asyncsignal).items()
+        if not name.startswith("_") and isinstance(value, types.ModuleType)
+    }
+    assert submodules <= SUBMODULES
 
 
 def test_all_is_a_tuple_of_exactly_the_public_names() -> None:
@@ -55,6 +79,7 @@ def test_public_objects_are_the_expected_kinds() -> None:
     assert inspect.isclass(Receivers)
     assert inspect.isfunction(receiver)
     assert Signal is AsyncSignal
+    assert isinstance(Signal(), AsyncSignal)
 
 
 def test_package_has_a_version_string() -> None:
@@ -71,7 +96,7 @@ def test_signal_repr_includes_its_name_and_receiver_count() -> None:
     signal = AsyncSignal(name="post_save")
 
     def handler(**kwargs: Any) -> None:
-        pass
+        """Never called."""
 
     assert repr(signal) == "<AsyncSignal 'post_save' with 0 receivers>"
     signal.connect(handler)
@@ -87,7 +112,7 @@ def test_receivers_repr_lists_the_receivers() -> None:
     signal = AsyncSignal()
 
     def handler(**kwargs: Any) -> None:
-        pass
+        """Never called."""
 
     signal.connect(handler)
     assert repr(signal.receivers) == f"<Receivers: [{handler!r}]>"
@@ -103,3 +128,31 @@ def test_signal_instances_do_not_accept_arbitrary_attributes() -> None:
 def test_signals_are_weakly_referenceable() -> None:
     signal = AsyncSignal()
     assert weakref.ref(signal)() is signal
+
+
+# -- construction ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("providing_args", "expected"),
+    [
+        (None, frozenset()),
+        ([], frozenset()),
+        (["instance", "created"], frozenset({"instance", "created"})),
+        (("toppings", "size", "size"), frozenset({"toppings", "size"})),
+        ((name for name in ["a", "b"]), frozenset({"a", "b"})),
+    ],
+    ids=["none", "empty-list", "list", "tuple-with-duplicate", "generator"],
+)
+def test_providing_args_is_kept_as_a_frozenset(
+    providing_args: Any, expected: frozenset[str]
+) -> None:
+    signal = AsyncSignal(providing_args)
+    assert signal.providing_args == expected
+    assert type(signal.providing_args) is frozenset
+
+
+def test_signal_accepts_use_caching_and_name() -> None:
+    signal = AsyncSignal(use_caching=True, name="post_save")
+    assert signal.use_caching is True
+    assert signal.name == "post_save"

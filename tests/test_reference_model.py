@@ -6,68 +6,53 @@ dispatch_uid, sync or async receiver), disconnect (by receiver or uid, for a
 sender), dropping the last reference to a receiver or a sender (+ gc), send,
 send_robust, asend, asend_robust and has_listeners. Some receivers raise.
 
-Profiles: "ci" (fixed seed, bounded; the default) and "long", selected with
-ASYNCSIGNAL_HYPOTHESIS_PROFILE=long.
+Hypothesis profiles are set in conftest.py: "ci" (fixed seed, bounded; the
+default) and "long", selected with ASYNCSIGNAL_HYPOTHESIS_PROFILE=long. A brief
+run is part of the quick suite; the full one is marked ``slow``.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
-import uvloop
-from hypothesis import HealthCheck, settings
+from backends import BACKENDS_WITHOUT_EAGER
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
     run_state_machine_as_test,
 )
+from receivers import Sender, make_async, make_sync
 
 from asyncsignal import AsyncSignal
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
-PROFILES = {
-    "ci": settings(
-        max_examples=30,
-        stateful_step_count=25,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    ),
-    "long": settings(
-        max_examples=500,
-        stateful_step_count=60,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    ),
-}
-PROFILE = PROFILES[os.environ.get("ASYNCSIGNAL_HYPOTHESIS_PROFILE", "ci")]
-
 RECEIVERS = 6
 SENDERS = ("a", "b")
 UIDS = ("uid-1", "uid-2")
+FAILING = (2, 5)
+#: (receiver, sender, weak, dispatch_uid) of one connect.
+CONNECTIONS = st.tuples(
+    st.integers(0, RECEIVERS - 1),
+    st.sampled_from([None, *SENDERS]),
+    st.booleans(),
+    st.sampled_from([None, None, *UIDS]),
+)
 
 
 class ReceiverError(Exception):
-    """Raised by the receivers configured to fail."""
-
-
-class Sender:
-    """A weakly referenceable sender."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
+    """Raised by the receivers configured to fail (with the receiver's name)."""
 
 
 @dataclass
@@ -84,28 +69,16 @@ class Reg:
         return ("uid", self.uid) if self.uid is not None else ("receiver", self.rid)
 
 
-def make_receiver(rid: int, calls: list[int]) -> Any:
-    """Receivers 0-2 are sync, 3-5 async; 2 and 5 raise."""
-    raises = rid in (2, 5)
+def make_receiver(rid: int, log: list[str]) -> Any:
+    """Receivers r0-r2 are sync, r3-r5 async (r4 suspends once); r2 and r5 raise."""
+    raises = ReceiverError if rid in FAILING else None
     if rid < 3:
+        return make_sync(log, f"r{rid}", raises=raises)
+    return make_async(log, f"r{rid}", suspend=rid == 4, raises=raises)
 
-        def sync_receiver(**kwargs: Any) -> int:
-            calls.append(rid)
-            if raises:
-                raise ReceiverError(rid)
-            return rid
 
-        return sync_receiver
-
-    async def async_receiver(**kwargs: Any) -> int:
-        calls.append(rid)
-        if rid == 4:
-            await anyio.lowlevel.checkpoint()
-        if raises:
-            raise ReceiverError(rid)
-        return rid
-
-    return async_receiver
+def rid_of(receiver: Any) -> int:
+    return int(receiver.__qualname__[1:])
 
 
 class SignalMachine(RuleBasedStateMachine):
@@ -114,9 +87,9 @@ class SignalMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.signal = AsyncSignal()
-        self.calls: list[int] = []
+        self.log: list[str] = []
         self.held: dict[int, Any] = {
-            rid: make_receiver(rid, self.calls) for rid in range(RECEIVERS)
+            rid: make_receiver(rid, self.log) for rid in range(RECEIVERS)
         }
         self.senders: dict[str, Sender] = {label: Sender(label) for label in SENDERS}
         self.model: list[Reg] = []
@@ -142,7 +115,27 @@ class SignalMachine(RuleBasedStateMachine):
     def sender_obj(self, label: str | None) -> object:
         return None if label is None else self.senders[label]
 
+    def connect_one(
+        self, rid: int, sender: str | None, weak: bool, uid: str | None
+    ) -> None:
+        self.signal.connect(
+            self.held[rid], sender=self.sender_obj(sender), weak=weak, dispatch_uid=uid
+        )
+        reg = Reg(rid, sender, uid, weak)
+        if not any(r.key == reg.key and r.sender == sender for r in self.model):
+            self.model.append(reg)
+
     # -- rules -----------------------------------------------------------------
+
+    @initialize(connections=st.lists(CONNECTIONS, min_size=2, max_size=8))
+    def connect_several(
+        self, connections: list[tuple[int, str | None, bool, str | None]]
+    ) -> None:
+        """Start from a few registrations: most steps then have receivers to
+        call, fail, disconnect or drop (rules are drawn simplest-first, and
+        from an empty signal most sends would compare nothing)."""
+        for connection in connections:
+            self.connect_one(*connection)
 
     @precondition(lambda self: bool(self.held))
     @rule(
@@ -156,13 +149,9 @@ class SignalMachine(RuleBasedStateMachine):
     ) -> None:
         if sender is not None and sender not in self.senders:
             return
-        rid = data.draw(st.sampled_from(sorted(self.held)))
-        self.signal.connect(
-            self.held[rid], sender=self.sender_obj(sender), weak=weak, dispatch_uid=uid
+        self.connect_one(
+            data.draw(st.sampled_from(sorted(self.held))), sender, weak, uid
         )
-        reg = Reg(rid, sender, uid, weak)
-        if not any(r.key == reg.key and r.sender == sender for r in self.model):
-            self.model.append(reg)
 
     @precondition(lambda self: any(r.rid in self.held for r in self.model))
     @rule(data=st.data(), weak=st.booleans())
@@ -225,7 +214,7 @@ class SignalMachine(RuleBasedStateMachine):
             return
         expected = self.expected(sender)
         has_async = any(rid >= 3 for rid in expected)
-        self.calls.clear()
+        self.log.clear()
         method = self.signal.send_robust if robust else self.signal.send
         try:
             responses = method(self.sender_obj(sender))
@@ -234,7 +223,7 @@ class SignalMachine(RuleBasedStateMachine):
         else:
             self.check_responses(responses, expected)
         finally:
-            self.calls.clear()
+            self.log.clear()
 
     @rule(sender=st.sampled_from([None, *SENDERS]), robust=st.booleans())
     def asend(self, sender: str | None, robust: bool) -> None:
@@ -251,7 +240,7 @@ class SignalMachine(RuleBasedStateMachine):
             except (ReceiverError, ExceptionGroup) as error:
                 outcome.append(error)
 
-        self.calls.clear()
+        self.log.clear()
         name, options = self.backend
         anyio.run(main, backend=name, backend_options=options)
         (result,) = outcome
@@ -259,37 +248,48 @@ class SignalMachine(RuleBasedStateMachine):
             self.check_raised(result, expected, stops_at_first=False)
         else:
             self.check_responses(result, expected)
-        self.calls.clear()
+        self.log.clear()
+
+    def called(self) -> list[int]:
+        """The receivers called, in the order they were called (async ones:
+        in the order they started)."""
+        return [
+            int(entry[1:].removesuffix(":start"))
+            for entry in self.log
+            if not entry.endswith(":end")
+        ]
 
     def check_responses(self, responses: list[Any], expected: list[int]) -> None:
-        assert sorted(self.calls) == sorted(expected)
+        assert sorted(self.called()) == sorted(expected)
         assert [rid_of(r) for r, _ in responses] == expected
         for (receiver, response), rid in zip(responses, expected, strict=True):
-            if rid in (2, 5):
+            if rid in FAILING:
                 assert isinstance(response, ReceiverError)
-                assert response.args == (rid,)
+                assert response.args == (f"r{rid}",)
             else:
-                assert response == rid
+                assert response == f"r{rid}"
             del receiver, response
 
     def check_raised(
         self, error: BaseException, expected: list[int], stops_at_first: bool
     ) -> None:
-        failing = [rid for rid in expected if rid in (2, 5)]
+        failing = [rid for rid in expected if rid in FAILING]
         assert failing
         if stops_at_first:
             first = expected.index(failing[0])
-            assert self.calls == expected[: first + 1]
+            assert self.called() == expected[: first + 1]
             assert isinstance(error, ReceiverError)
-            assert error.args == (failing[0],)
+            assert error.args == (f"r{failing[0]}",)
             return
-        assert sorted(self.calls) == sorted(expected)
+        assert sorted(self.called()) == sorted(expected)
         if len(failing) == 1:
             assert isinstance(error, ReceiverError)
-            assert error.args == (failing[0],)
+            assert error.args == (f"r{failing[0]}",)
         else:
             assert isinstance(error, ExceptionGroup)
-            assert [e.args for e in error.exceptions] == [(rid,) for rid in failing]
+            assert [e.args for e in error.exceptions] == [
+                (f"r{rid}",) for rid in failing
+            ]
 
     @rule(sender=st.sampled_from([None, *SENDERS]))
     def has_listeners(self, sender: str | None) -> None:
@@ -305,27 +305,23 @@ class SignalMachine(RuleBasedStateMachine):
         assert [rid_of(r) for r in self.signal.receivers] == [r.rid for r in self.model]
 
 
-def rid_of(receiver: Any) -> int:
-    """The receiver's id, read from the cell of its closure."""
-    cells = dict(
-        zip(receiver.__code__.co_freevars, receiver.__closure__ or (), strict=True)
-    )
-    rid: int = cells["rid"].cell_contents
-    return rid
+def _run_machine(backend: tuple[str, dict[str, Any]], profile: settings) -> None:
+    machine = type("Machine", (SignalMachine,), {"backend": backend})
+    run_state_machine_as_test(machine, settings=profile)  # type: ignore[no-untyped-call,unused-ignore]
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(("asyncio", {}), id="asyncio"),
-        pytest.param(
-            ("asyncio", {"loop_factory": uvloop.new_event_loop}), id="asyncio+uvloop"
-        ),
-        pytest.param(("trio", {}), id="trio"),
-    ],
-)
+@pytest.mark.usefixtures("young_garbage_only", "unrecorded_receiver_errors")
+@pytest.mark.parametrize("backend", BACKENDS_WITHOUT_EAGER)
+def test_signal_behaves_like_the_reference_model_in_a_brief_run(
+    backend: tuple[str, dict[str, Any]],
+) -> None:
+    _run_machine(backend, settings(max_examples=5, stateful_step_count=15))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("young_garbage_only", "unrecorded_receiver_errors")
+@pytest.mark.parametrize("backend", BACKENDS_WITHOUT_EAGER)
 def test_signal_behaves_like_the_reference_model(
     backend: tuple[str, dict[str, Any]],
 ) -> None:
-    machine = type("Machine", (SignalMachine,), {"backend": backend})
-    run_state_machine_as_test(machine, settings=PROFILE)  # type: ignore[no-untyped-call,unused-ignore]
+    _run_machine(backend, settings())

@@ -1,0 +1,1 @@
+"""The ``sales`` app: orders, their audit trail, and ``order_placed``."""
