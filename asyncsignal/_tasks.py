@@ -84,6 +84,22 @@ class TaskRunner(Protocol):
 
 
 _EAGER = sys.version_info >= (3, 12)
+
+if sys.version_info >= (3, 12):
+
+    def _eager_task(
+        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[Any]:
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
+
+    def _eager_task(
+        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[Any]:
+        raise NotImplementedError
+
+
 #: Shared and never mutated: replaced by a set of its own on the first timeout.
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
 
@@ -169,7 +185,7 @@ class _AsyncioRunner:
             # Runs the coroutine up to its first suspension right now, so a
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call.
-            task = asyncio.Task(coro, loop=self._loop, eager_start=True)
+            task = _eager_task(coro, self._loop)
             if task.done():
                 self._collect(task, index)
                 return
