@@ -77,7 +77,7 @@ class _Registration:
         self.seq = -1
 
 
-class _WeakRegistration(_Registration, weakref.ref):  # type: ignore[type-arg]
+class _WeakRegistration(_Registration, weakref.ref[Receiver]):
     """A receiver held weakly; calling it returns the receiver or ``None``."""
 
     __slots__ = _FIELDS
@@ -86,7 +86,7 @@ class _WeakRegistration(_Registration, weakref.ref):  # type: ignore[type-arg]
         return weakref.ref.__new__(cls, receiver, callback)
 
 
-class _WeakMethodRegistration(_Registration, weakref.WeakMethod):  # type: ignore[type-arg]
+class _WeakMethodRegistration(_Registration, weakref.WeakMethod[Any]):
     """A bound method held weakly (through its instance and its function)."""
 
     __slots__ = _FIELDS
@@ -193,7 +193,7 @@ class Registry:
         self.cache: dict[SenderKey, Plan] = {}
         #: How many ``asyncsignal.testing.muted`` blocks are active: while
         #: any is, every plan is empty.
-        self.muted = 0
+        self.muted: int = 0
         # Bound once and shared: a bound method per weak reference costs memory.
         self._receiver_died = self._on_receiver_death
         self._sender_died = self._on_sender_death

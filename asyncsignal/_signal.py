@@ -87,8 +87,8 @@ class AsyncSignal:
             raise TypeError(
                 f"thread must be True or False, got {type(thread).__name__} {thread!r}"
             )
-        self.timeout = check_timeout(timeout)
-        self.thread = thread
+        self.timeout: float | None = check_timeout(timeout)
+        self.thread: bool = thread
         if isinstance(providing_args, str) or not (
             providing_args is None or isinstance(providing_args, Iterable)
         ):
@@ -97,8 +97,8 @@ class AsyncSignal:
                 f"['instance', 'created'], got {providing_args!r}"
             )
         self.providing_args: frozenset[str] = frozenset(providing_args or ())
-        self.use_caching = use_caching
-        self.name = name
+        self.use_caching: bool = use_caching
+        self.name: str | None = name
         self._registry = Registry()
         #: Set by ``define``: checks a send's payload against the prototype.
         self._check_payload: Callable[[str, dict[str, Any]], None] | None = None

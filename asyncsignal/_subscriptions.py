@@ -128,11 +128,11 @@ class Subscription:
         overflow: Overflow,
     ) -> None:
         self._signal = signal
-        self.sender = sender
+        self.sender: object = sender
         #: ``None`` only for :meth:`AsyncSignal.wait`, which takes one event.
-        self.max_buffer = max_buffer
-        self.overflow = overflow
-        self.dropped = 0
+        self.max_buffer: int | None = max_buffer
+        self.overflow: Overflow = overflow
+        self.dropped: int = 0
         self._buffer: deque[Event] = deque()
         self._lock = threading.Lock()
         #: Sync senders waiting for room (``"block"``) wait on this.

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 try:
     import django  # noqa: F401  (the dependency this module is for)
     from asgiref.sync import async_to_sync, sync_to_async
-except ImportError as error:  # pragma: no cover - tested in a venv without Django
+except ImportError as _missing:  # pragma: no cover - tested in a venv without Django
     raise ImportError(
         "asyncsignal.django needs Django; install it with "
         "pip install 'asyncsignal[django]'"
-    ) from error
+    ) from _missing
 
 from ._signal import AsyncSignal, receiver
 from ._tasks import asyncio_running
