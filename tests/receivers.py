@@ -134,3 +134,19 @@ async def async_function(**kwargs: Any) -> str:
 def called(signal: AsyncSignal, sender: object = None) -> list[Any]:
     """The responses of ``signal.send(sender)``, in order."""
     return [response for _, response in signal.send(sender)]
+
+
+#: The four send methods, for tests that must hold for each.
+METHODS = ("send", "send_robust", "asend", "asend_robust")
+
+
+async def send_by(method: str, signal: Any, /, *args: Any, **named: Any) -> Any:
+    """Send with ``method``, one of :data:`METHODS`; ``args`` is the sender
+    (or give ``sender=``)."""
+    if method == "send":
+        return signal.send(*args, **named)
+    if method == "send_robust":
+        return signal.send_robust(*args, **named)
+    if method == "asend":
+        return await signal.asend(*args, **named)
+    return await signal.asend_robust(*args, **named)

@@ -21,7 +21,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 from backends import BACKENDS_WITHOUT_EAGER
-from receivers import Sender, make_async, make_sync
+from receivers import METHODS, Sender, make_async, make_sync, send_by
 
 from asyncsignal import AsyncSignal, Event, Subscription
 
@@ -31,26 +31,11 @@ if TYPE_CHECKING:
     from _pytest.mark import ParameterSet
     from anyio.abc import TaskStatus
 
-pytestmark = pytest.mark.anyio
 
-METHODS = ("send", "send_robust", "asend", "asend_robust")
 Responses = list[tuple[Any, Any]]
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-async def send_by(
-    method: str, signal: AsyncSignal, sender: object = None, /, **named: Any
-) -> Responses:
-    """Send with ``method``, one of :data:`METHODS`."""
-    if method == "send":
-        return signal.send(sender, **named)
-    if method == "send_robust":
-        return signal.send_robust(sender, **named)
-    if method == "asend":
-        return await signal.asend(sender, **named)
-    return await signal.asend_robust(sender, **named)
 
 
 async def take(events: Subscription, count: int) -> list[Event]:

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from receivers import Sender, make_async, make_sync
+from receivers import METHODS, Sender, make_async, make_sync, send_by
 
 from asyncsignal import AsyncSignal, Event
 from asyncsignal.testing import capture, connected_to, muted
@@ -25,23 +25,8 @@ from asyncsignal.testing import capture, connected_to, muted
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-pytestmark = pytest.mark.anyio
 
-METHODS = ("send", "send_robust", "asend", "asend_robust")
 Responses = list[tuple[Any, Any]]
-
-
-async def send_by(
-    method: str, signal: AsyncSignal, sender: object = None, /, **named: Any
-) -> Responses:
-    """Send with ``method``, one of :data:`METHODS`."""
-    if method == "send":
-        return signal.send(sender, **named)
-    if method == "send_robust":
-        return signal.send_robust(sender, **named)
-    if method == "asend":
-        return await signal.asend(sender, **named)
-    return await signal.asend_robust(sender, **named)
 
 
 def numbers(events: list[Event]) -> list[int]:
@@ -213,7 +198,7 @@ async def test_muted_calls_no_receiver_and_every_send_returns_nothing() -> None:
         assert not signal.has_listeners(sender)
         for method in METHODS:
             assert await send_by(method, signal, sender) == []
-            assert await send_by(method, signal) == []
+            assert await send_by(method, signal, None) == []
         await anyio.to_thread.run_sync(lambda: signal.send(sender))
         await in_plain_thread(lambda: signal.send_robust(sender))
     assert log == []

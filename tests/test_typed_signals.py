@@ -12,14 +12,12 @@ from typing import Any
 
 import anyio
 import pytest
+from receivers import METHODS, send_by
 
 import asyncsignal
 from asyncsignal import AsyncSignal, TypedSignal, define
 from asyncsignal.testing import capture
 
-pytestmark = pytest.mark.anyio
-
-METHODS = ("send", "send_robust", "asend", "asend_robust")
 Responses = list[tuple[Any, Any]]
 
 
@@ -38,18 +36,6 @@ def order_shipped(
     sender: type[Shop], *, order_id: int, carrier: str = "post", **extra: Any
 ) -> None:
     pass
-
-
-async def send_by(method: str, signal: AsyncSignal, /, *args: Any, **named: Any) -> Any:
-    """Send with ``method``, one of :data:`METHODS` (untyped on purpose: these
-    tests make the calls a type checker rejects)."""
-    if method == "send":
-        return signal.send(*args, **named)
-    if method == "send_robust":
-        return signal.send_robust(*args, **named)
-    if method == "asend":
-        return await signal.asend(*args, **named)
-    return await signal.asend_robust(*args, **named)
 
 
 class Calls:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 import pytest
-from receivers import Sender, make_sync
+from receivers import METHODS, Sender, make_sync, send_by
 
 from asyncsignal import AsyncSignal, Event
 
@@ -22,23 +22,8 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-pytestmark = pytest.mark.anyio
 
-METHODS = ("send", "send_robust", "asend", "asend_robust")
 Responses = list[tuple[Any, Any]]
-
-
-async def send_by(
-    method: str, signal: AsyncSignal, sender: object = None, /, **named: Any
-) -> Responses:
-    """Send with ``method``, one of :data:`METHODS`."""
-    if method == "send":
-        return signal.send(sender, **named)
-    if method == "send_robust":
-        return signal.send_robust(sender, **named)
-    if method == "asend":
-        return await signal.asend(sender, **named)
-    return await signal.asend_robust(sender, **named)
 
 
 class Waiter:
