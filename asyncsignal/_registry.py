@@ -144,6 +144,8 @@ def _receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> Receiver
                 "dispatch_uid must be hashable, got "
                 f"{type(dispatch_uid).__name__} {dispatch_uid!r}"
             ) from None
+    # A falsy uid ("" or 0) identifies nothing, as in Django: the receiver does.
+    if dispatch_uid:
         # Tagged so that a uid can never equal the id-based key of a receiver.
         return ("dispatch_uid", dispatch_uid)
     if isinstance(receiver, MethodType):

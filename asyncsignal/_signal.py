@@ -132,7 +132,8 @@ class AsyncSignal:
             where it can be; its registrations die with it.
         :param weak: hold the receiver weakly (the default); it is then
             disconnected when garbage collected.
-        :param dispatch_uid: identifies the registration instead of the receiver.
+        :param dispatch_uid: identifies the registration instead of the
+            receiver; a falsy one (``""``, ``0``) is ignored, as in Django.
         :param thread: run this sync receiver in a worker thread under
             :meth:`asend` (anyio's thread pool and its default limiter),
             concurrently with the others; ``None`` takes the signal's default.

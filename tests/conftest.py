@@ -79,19 +79,18 @@ def unrecorded_receiver_errors() -> Iterator[None]:
     pytest keeps every log record of a test, and a record of a receiver's
     error its exception: through the traceback that keeps the receiver's frame
     and, with it, the receiver (and its sender) alive. Tests that expect dead
-    receivers to be gone turn asyncsignal's and Django's dispatch loggers off.
+    receivers to be gone raise asyncsignal's and Django's dispatch loggers
+    (and their children) above CRITICAL, so that no record is even created.
     """
     loggers = [logging.getLogger(name) for name in ("asyncsignal", "django.dispatch")]
-    silent = logging.NullHandler()
+    levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.addHandler(silent)
-        logger.propagate = False
+        logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
-        for logger in loggers:
-            logger.removeHandler(silent)
-            logger.propagate = True
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @pytest.fixture

@@ -86,7 +86,6 @@ async def test_asend_runs_async_receivers_concurrently() -> None:
     ]
     responses = await signal.asend(None)
     assert responses == [(r, f"a{i}") for i, r in enumerate(keep)]
-    assert all_five.arrived == 5
 
 
 async def test_asend_returns_responses_in_connection_order_not_completion_order() -> (
@@ -94,13 +93,13 @@ async def test_asend_returns_responses_in_connection_order_not_completion_order(
 ):
     signal = AsyncSignal()
     log: list[str] = []
+    # "slow" finishes only once "fast" has.
     fast_done = anyio.Event()
     slow = signal.connect(make_async(log, "slow", wait_for=fast_done))
     sync = signal.connect(make_sync(log, "sync"))
     fast = signal.connect(make_async(log, "fast", suspend=True, sets=fast_done))
     responses = await signal.asend(None)
     assert responses == [(slow, "slow"), (sync, "sync"), (fast, "fast")]
-    assert log.index("fast:end") < log.index("slow:end")
 
 
 async def test_asend_isolates_one_failing_receiver_and_raises_its_error() -> None:
@@ -133,6 +132,7 @@ async def test_asend_raises_exception_group_in_connection_order() -> None:
     late = ValueError("late")
     early = KeyError("early")
     sync_error = RuntimeError("sync")
+    # "late" raises only once "early" has.
     early_done = anyio.Event()
 
     def failing_sync(**kwargs: Any) -> None:
@@ -150,7 +150,6 @@ async def test_asend_raises_exception_group_in_connection_order() -> None:
         await signal.asend(None)
     assert caught.value.exceptions == (late, sync_error, early)
     assert str(caught.value).startswith("3 receivers raised in asend()")
-    assert log.index("early:end") < log.index("late:end")
     assert "ok:end" in log
     assert list(signal.receivers) == keep
 

@@ -12,8 +12,6 @@ from backends import ASYNCIO_BACKENDS
 from asyncsignal._broker_link import Runner, _cancel_and_wait, uninterrupted
 from asyncsignal._tasks import asyncio_running
 
-pytestmark = pytest.mark.anyio
-
 
 @pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 async def test_a_cleanup_runs_to_its_end_when_its_task_is_cancelled() -> None:

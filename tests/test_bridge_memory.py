@@ -21,8 +21,6 @@ from asyncsignal.testing import capture
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-pytestmark = pytest.mark.anyio
-
 
 def memory_url() -> str:
     return f"memory://{uuid.uuid4().hex}"

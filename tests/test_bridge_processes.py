@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from bridge_support.servers import Server
 
 pytest_plugins = ["bridge_support.fixtures"]
-pytestmark = pytest.mark.anyio
 
 WORKER = Path(__file__).parent / "bridge_support" / "worker.py"
 WORKER_BACKENDS = ("asyncio", "uvloop", "trio")

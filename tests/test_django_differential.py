@@ -2,11 +2,12 @@
 disconnects, deaths and sends applied to ``django.dispatch.Signal`` and to
 ``asyncsignal.Signal`` give the same results.
 
-The same receiver objects are connected to both signals; after each send the
-two are compared on what they returned or raised, and which receivers ran in
-which order. Receivers are sync (Django's ``send`` treats async ones
-differently by design) and accept ``**kwargs`` (asyncsignal always checks
-for it; Django only with ``DEBUG``). README's "Differences from Django" are
+Each signal gets its own copy of every receiver (equal names and behaviour,
+distinct objects, dropped together); after each send the two are compared on
+what they returned or raised, and which receivers ran in which order.
+Receivers are sync (Django's ``send`` treats async ones differently by design)
+and accept ``**kwargs`` (asyncsignal always checks for it; Django only with
+``DEBUG``). README's "Differences from Django" are
 the only differences allowed: ``asend`` isolates errors (every receiver runs,
 then the first error in connection order is raised, or a group), where
 Django's stops at the first.
@@ -29,6 +30,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -52,6 +54,13 @@ UIDS = ("uid-1", "uid-2")
 
 #: A sender that cannot be weakly referenced and never dies.
 STATIC_SENDER = "static sender"
+#: (receiver, sender, weak, dispatch_uid) of one connect.
+CONNECTIONS = st.tuples(
+    st.sampled_from([*FUNCTIONS, *LISTENERS]),
+    st.sampled_from([None, *SENDERS]),
+    st.booleans(),
+    st.sampled_from([None, None, *UIDS]),
+)
 
 
 class ReceiverError(Exception):
@@ -93,28 +102,36 @@ class DjangoDifferential(RuleBasedStateMachine):
         self.django = django.dispatch.Signal()
         self.ours = asyncsignal.Signal()
         self.log: list[str] = []
-        self.held: dict[str, Any] = {
-            name: make_sync(
-                self.log, name, raises=ReceiverError if name in FAILING else None
-            )
-            for name in FUNCTIONS
+        # Each signal gets its own copy of every receiver: a receiver one
+        # signal holds strongly must not keep the other's weak reference alive.
+        self.held: dict[str, tuple[Any, Any]] = {
+            name: (self.new_receiver(name), self.new_receiver(name))
+            for name in (*FUNCTIONS, *LISTENERS)
         }
-        self.held.update({name: Listener(name, self.log) for name in LISTENERS})
         self.senders: dict[str, object] = {"a": Sender("a"), "b": Sender("b")}
         self.senders["static"] = STATIC_SENDER
 
-    def receiver(self, name: str) -> Callable[..., Any]:
-        held = self.held[name]
-        return held.on_signal if isinstance(held, Listener) else held
+    def new_receiver(self, name: str) -> Any:
+        if name in LISTENERS:
+            return Listener(name, self.log)
+        raises = ReceiverError if name in FAILING else None
+        return make_sync(self.log, name, raises=raises)
 
     def sender(self, label: str | None) -> object:
         return None if label is None else self.senders[label]
 
-    def both(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        return (
-            getattr(self.django, method)(*args, **kwargs),
-            getattr(self.ours, method)(*args, **kwargs),
-        )
+    def both(self, method: str, name: str | None = None, **kwargs: Any) -> list[Any]:
+        """Call ``method`` on Django's signal and on ours, each with its own copy
+        of the receiver ``name`` if given; return both results."""
+        copies = (None, None) if name is None else self.held[name]
+        results = []
+        for signal, held in zip((self.django, self.ours), copies, strict=True):
+            if held is not None:
+                kwargs["receiver"] = (
+                    held.on_signal if isinstance(held, Listener) else held
+                )
+            results.append(getattr(signal, method)(**kwargs))
+        return results
 
     def run(self, call: Callable[[], Any]) -> Outcome:
         """What ``call`` returned or raised, and the receivers that ran."""
@@ -131,7 +148,23 @@ class DjangoDifferential(RuleBasedStateMachine):
         self.log.clear()
         return outcome
 
+    def connect_one(
+        self, name: str, sender: str | None, weak: bool, uid: str | None
+    ) -> None:
+        self.both(
+            "connect", name, sender=self.sender(sender), weak=weak, dispatch_uid=uid
+        )
+
     # -- rules -----------------------------------------------------------------
+
+    @initialize(connections=st.lists(CONNECTIONS, min_size=2, max_size=8))
+    def connect_several(
+        self, connections: list[tuple[str, str | None, bool, str | None]]
+    ) -> None:
+        """Start from a few registrations (rules are drawn simplest-first: from
+        an empty signal most sends would compare nothing)."""
+        for connection in connections:
+            self.connect_one(*connection)
 
     @precondition(lambda self: bool(self.held))
     @rule(
@@ -145,13 +178,8 @@ class DjangoDifferential(RuleBasedStateMachine):
     ) -> None:
         if sender is not None and sender not in self.senders:
             return
-        name = data.draw(st.sampled_from(sorted(self.held)))
-        self.both(
-            "connect",
-            self.receiver(name),
-            sender=self.sender(sender),
-            weak=weak,
-            dispatch_uid=uid,
+        self.connect_one(
+            data.draw(st.sampled_from(sorted(self.held))), sender, weak, uid
         )
 
     @precondition(lambda self: bool(self.held))
@@ -160,9 +188,7 @@ class DjangoDifferential(RuleBasedStateMachine):
         if sender is not None and sender not in self.senders:
             return
         name = data.draw(st.sampled_from(sorted(self.held)))
-        theirs, ours = self.both(
-            "disconnect", self.receiver(name), sender=self.sender(sender)
-        )
+        theirs, ours = self.both("disconnect", name, sender=self.sender(sender))
         assert ours == theirs
 
     @rule(uid=st.sampled_from(UIDS), sender=st.sampled_from([None, *SENDERS]))
@@ -239,3 +265,23 @@ def test_asyncsignal_behaves_like_django_in_a_brief_run() -> None:
 @pytest.mark.usefixtures("young_garbage_only", "unrecorded_receiver_errors")
 def test_asyncsignal_behaves_like_django() -> None:
     _run(settings())
+
+
+@pytest.mark.parametrize("uid", ["", 0], ids=["empty-string", "zero"])
+def test_a_falsy_dispatch_uid_is_ignored_as_in_django(uid: object) -> None:
+    log: list[str] = []
+    first, second = make_sync(log, "first"), make_sync(log, "second")
+    results = []
+    for signal in (django.dispatch.Signal(), asyncsignal.Signal()):
+        signal.connect(first, dispatch_uid=uid)
+        signal.connect(second, dispatch_uid=uid)
+        results.append(
+            (
+                [response for _, response in signal.send(None)],
+                signal.disconnect(dispatch_uid=uid),
+                signal.disconnect(first),
+            )
+        )
+    theirs, ours = results
+    assert theirs == (["first", "second"], False, True)
+    assert ours == theirs

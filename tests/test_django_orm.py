@@ -46,7 +46,6 @@ from django_project.shop.signals import SIGNALS
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-pytestmark = pytest.mark.anyio
 
 SETTINGS_MODULE = "django_project.settings"
 

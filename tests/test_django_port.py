@@ -316,7 +316,6 @@ def test_method_receiver_of_an_app_config_like_object() -> None:
 # -- asynchronous receivers and asend ------------------------------------------
 
 
-@pytest.mark.anyio
 async def test_async_receiver_with_asend() -> None:
     request_finished = Signal()
     messages: list[str] = []
@@ -331,7 +330,6 @@ async def test_async_receiver_with_asend() -> None:
     assert responses == [(my_callback, None)]
 
 
-@pytest.mark.anyio
 async def test_sync_and_async_receivers_with_asend_robust() -> None:
     request_finished = Signal()
 

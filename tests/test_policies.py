@@ -37,7 +37,6 @@ if sys.version_info < (3, 11):
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-pytestmark = pytest.mark.anyio
 
 Responses = list[tuple[Any, Any]]
 

@@ -31,7 +31,6 @@ from asyncsignal import AsyncSignal, ReceiverTimeout
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-pytestmark = pytest.mark.anyio
 
 #: How the caller of ``asend`` is cancelled: an anyio deadline, an anyio
 #: ``scope.cancel()``, or the backend's own way (``Task.cancel()`` on asyncio,

@@ -15,6 +15,7 @@ import logging
 import sys
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -41,22 +42,10 @@ Responses = list[tuple[Any, Any]]
 
 
 def run_in_thread(func: Callable[[], Any]) -> Any:
-    """Run ``func`` in a new plain thread (no event loop) and return its result."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = func()
-        except BaseException as error:  # handed back to the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    """Run ``func`` in a new plain thread (no event loop) and return its result
+    (or raise its exception)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(func).result(timeout=30)
 
 
 def asyncio_running() -> bool:
@@ -416,7 +405,6 @@ def test_send_without_event_loop_runs_async_receivers_concurrently(
     first = signal.connect(make_async(log, "a", wait_for=both))
     second = signal.connect(make_async(log, "b", wait_for=both))
     assert getattr(signal, method)(None) == [(first, "a"), (second, "b")]
-    assert both.arrived == 2
 
 
 def test_send_without_event_loop_runs_async_receivers_on_a_new_asyncio_loop() -> None:
@@ -453,10 +441,8 @@ def test_send_without_running_loop_keeps_the_threads_current_event_loop() -> Non
             responses = signal.send(None)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                try:
-                    current: object = asyncio.get_event_loop()
-                except RuntimeError as error:
-                    return responses, f"no current loop: {error}"
+                # Raises RuntimeError if the thread's current loop was unset.
+                current = asyncio.get_event_loop()
             return responses, "same loop" if current is loop else "another loop"
         finally:
             asyncio.set_event_loop(None)
@@ -641,7 +627,6 @@ async def test_send_from_worker_thread_runs_async_receivers_concurrently() -> No
     second = signal.connect(make_async(log, "b", wait_for=both))
     responses = await anyio.to_thread.run_sync(signal.send, None)
     assert responses == [(first, "a"), (second, "b")]
-    assert both.arrived == 2
 
 
 async def test_send_from_worker_thread_raises_the_receivers_error() -> None:

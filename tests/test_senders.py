@@ -75,6 +75,7 @@ def test_senders_match_by_identity_not_equality() -> None:
     log: list[str] = []
     sender, equal = AlwaysEqual(), AlwaysEqual()
     assert sender == equal
+    assert hash(sender) == hash(equal)
     handler = signal.connect(make_sync(log, "h"), sender=sender)
     assert list(signal.receivers) == [handler]
     assert called(signal, equal) == []

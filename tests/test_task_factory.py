@@ -23,10 +23,7 @@ from asyncsignal import AsyncSignal
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS),
-]
+pytestmark = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 
 EAGER_BY_DEFAULT = sys.version_info >= (3, 12)
 

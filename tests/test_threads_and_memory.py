@@ -10,6 +10,7 @@ import gc
 import itertools
 import threading
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -25,33 +26,25 @@ from asyncsignal import AsyncSignal
 def test_concurrent_connect_disconnect_and_send_from_threads_stay_consistent() -> None:
     signal = AsyncSignal()
     senders = [Sender() for _ in range(4)]
-    errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
     def worker(number: int) -> None:
         def handler(**kwargs: Any) -> int:
             return number
 
-        try:
-            barrier.wait()
-            for round_ in range(200):
-                sender = senders[round_ % len(senders)]
-                signal.connect(handler, sender=sender)
-                signal.connect(handler)
-                responses = signal.send(sender)
-                assert (handler, number) in responses
-                assert signal.disconnect(handler, sender=sender) is True
-                assert signal.disconnect(handler) is True
-        except BaseException as error:  # handed back to the test's thread
-            errors.append(error)
+        barrier.wait()
+        for round_ in range(200):
+            sender = senders[round_ % len(senders)]
+            signal.connect(handler, sender=sender)
+            signal.connect(handler)
+            responses = signal.send(sender)
+            assert (handler, number) in responses
+            assert signal.disconnect(handler, sender=sender) is True
+            assert signal.disconnect(handler) is True
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(worker, n) for n in range(8)]:
+            future.result(timeout=60)  # raises what the worker raised
     assert len(signal.receivers) == 0
     assert all(signal.send(sender) == [] for sender in senders)
 
@@ -93,51 +86,37 @@ async def test_concurrent_connect_disconnect_while_sending_from_loop_and_thread(
     disconnected_at: dict[int, int] = {}
     kept: list[Recorder] = []
     kept_lock = threading.Lock()
-    errors: list[BaseException] = []
 
     def churn(worker: int) -> None:
-        try:
-            for i in range(1000):
-                kind = AsyncRecorder if i % 3 == 0 else Recorder
-                receiver = kind(worker * 10_000 + i)
-                signal.connect(receiver, weak=False)
-                if i % 4 == 0:
-                    with kept_lock:
-                        kept.append(receiver)
-                else:
-                    assert signal.disconnect(receiver)
-                    disconnected_at[receiver.name] = next(_ticks)
-                    with kept_lock:
-                        kept.append(receiver)  # kept alive, but disconnected
-        except BaseException as error:  # handed to the test's thread
-            errors.append(error)
+        for i in range(1000):
+            kind = AsyncRecorder if i % 3 == 0 else Recorder
+            receiver = kind(worker * 10_000 + i)
+            signal.connect(receiver, weak=False)
+            if i % 4 == 0:
+                with kept_lock:
+                    kept.append(receiver)
+            else:
+                assert signal.disconnect(receiver)
+                disconnected_at[receiver.name] = next(_ticks)
+                with kept_lock:
+                    kept.append(receiver)  # kept alive, but disconnected
 
     def sync_sender() -> None:
-        try:
-            while not stop.is_set():
-                signal.send(None, started=next(_ticks))
-        except BaseException as error:
-            errors.append(error)
+        while not stop.is_set():
+            signal.send(None, started=next(_ticks))
 
     async with anyio.create_task_group() as group:
-        threads = [threading.Thread(target=churn, args=(w,)) for w in range(4)]
-        sender_done = anyio.Event()
+        group.start_soon(anyio.to_thread.run_sync, sync_sender)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                churners = [pool.submit(churn, worker) for worker in range(4)]
+                while not all(churner.done() for churner in churners):
+                    await signal.asend(None, started=next(_ticks))
+        finally:
+            stop.set()  # the task group waits for the sync sender's thread
+        for churner in churners:
+            churner.result()  # raises what the thread raised
 
-        async def run_sync_sender() -> None:
-            await anyio.to_thread.run_sync(sync_sender)
-            sender_done.set()
-
-        group.start_soon(run_sync_sender)
-        for thread in threads:
-            thread.start()
-        while any(thread.is_alive() for thread in threads):
-            await signal.asend(None, started=next(_ticks))
-        for thread in threads:
-            thread.join()
-        stop.set()
-        await sender_done.wait()
-
-    assert errors == []
     for receiver in kept:
         gone = disconnected_at.get(receiver.name)
         if gone is not None:
@@ -153,39 +132,31 @@ async def test_concurrent_connect_disconnect_while_sending_from_loop_and_thread(
 @pytest.mark.slow
 def test_weakref_callbacks_firing_while_another_thread_connects() -> None:
     signal = AsyncSignal()
-    stop = threading.Event()
-    errors: list[BaseException] = []
     survivors: list[Any] = []
 
     def connector() -> None:
-        try:
-            for i in range(3000):
+        for i in range(3000):
 
-                def survivor(i: int = i, **kwargs: Any) -> int:
-                    return i
+            def survivor(i: int = i, **kwargs: Any) -> int:
+                return i
 
-                survivors.append(survivor)
-                signal.connect(survivor)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            stop.set()
+            survivors.append(survivor)
+            signal.connect(survivor)
 
-    thread = threading.Thread(target=connector)
-    thread.start()
-    while not stop.is_set():
-        # Receivers that die at once: their callbacks race the connector.
-        for _ in range(50):
+    with ThreadPoolExecutor(1) as pool:
+        connecting = pool.submit(connector)
+        while not connecting.done():
+            # Receivers that die at once: their callbacks race the connector.
+            for _ in range(50):
 
-            def ephemeral(**kwargs: Any) -> None:
-                """Connected weakly and dropped immediately."""
+                def ephemeral(**kwargs: Any) -> None:
+                    """Connected weakly and dropped immediately."""
 
-            signal.connect(ephemeral)
-            del ephemeral
-        gc.collect()
-    thread.join()
+                signal.connect(ephemeral)
+                del ephemeral
+            gc.collect()
+    connecting.result()  # raises what the connector raised
     gc.collect()
-    assert errors == []
     assert len(signal.receivers) == len(survivors) == 3000
     assert [r for r, _ in signal.send(None)] == survivors
 

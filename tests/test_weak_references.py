@@ -279,3 +279,22 @@ async def test_a_kept_receiver_error_does_not_keep_other_receivers_alive() -> No
     assert alive() is None
     assert [type(e) for e in kept_errors] == [ValueError, KeyError]
     assert [type(e) for e in raised.value.exceptions] == [ValueError, KeyError]
+
+
+def test_a_kept_send_robust_error_does_not_keep_other_receivers_alive() -> None:
+    """As for asend above, on the sync path."""
+    signal = AsyncSignal()
+    log: list[str] = []
+    bystander = make_sync(log, "bystander")
+    signal.connect(
+        make_sync(log, "fails", raises=ValueError("kept by the caller")), weak=False
+    )
+    signal.connect(bystander)
+    responses = signal.send_robust(None)
+    kept_error = responses[0][1]
+    del responses
+    alive = weakref.ref(bystander)
+    del bystander
+    gc.collect()
+    assert isinstance(kept_error, ValueError)
+    assert alive() is None
