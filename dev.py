@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Set-up and checks in one command; needs only Python >= 3.10 and pip.
 
-    python3 dev.py test             # lint; tests on each supported Python; coverage
+    python3 dev.py test             # lint; tests on each supported Python; the web
+                                    # apps and docs examples (newest); coverage
     python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
     python3 dev.py demo             # examples/demo.py on asyncio and trio
+    python3 dev.py docs [ARGS]      # docs site, warnings as errors: docs/_build/html
+    python3 dev.py package          # sdist + wheel, twine check, the wheel's demo
     python3 dev.py bench [ARGS]     # benchmarks/run.py on 3.12 (--smoke, --only ...)
     python3 dev.py bench --python 3.11 [ARGS]
+    python3 dev.py bench-web [ARGS]     # benchmarks/web/run.py (--smoke, --rounds N)
+    python3 dev.py bench-bridge [ARGS]  # benchmarks/bridge/run.py (--smoke)
     python3 dev.py lock [ARGS]      # `uv lock`, after editing dependencies
     python3 dev.py nox [ARGS]       # nox itself: `nox -l`, `nox -s tests-3.12 -- -x`
 
@@ -84,22 +89,27 @@ def main(argv: list[str]) -> int:
         sys.exit("dev.py: needs Python 3.10 or newer")
     command, *args = argv or ["--help"]
     started = time.monotonic()
-    if command == "test":
+    if command in ("test", "bench-bridge"):
         # The bridge tests start real Redis servers: Debian's, installed once.
         check("bash", ROOT / "tests" / "bridge_support" / "install_redis.sh")
     if command == "test" and not args:
-        code = nox("--sessions", "lint", "tests", "coverage")
+        code = nox("--sessions", "lint", "tests", "web", "coverage")
     elif command == "test":
         code = nox("--sessions", "tests", "--", *args)
     elif command == "demo":
         code = nox("--error-on-missing-interpreters", "--sessions", "demo", *args)
-    elif command == "bench":
+    elif command in ("docs", "package"):
+        session = "docs" if command == "docs" else "packaging"
+        code = nox(
+            "--error-on-missing-interpreters", "--sessions", session, "--", *args
+        )
+    elif command in ("bench", "bench-web", "bench-bridge"):
         version = BENCH_PYTHON
         if "--python" in args:
             at = args.index("--python")
             version = args[at + 1]
             del args[at : at + 2]
-        session = f"bench-{version}"
+        session = f"{command}-{version}"
         code = nox("--error-on-missing-interpreters", "-s", session, "--", *args)
     elif command == "lock":
         uv = shutil.which("uv", path=bootstrap().parent) or "uv"

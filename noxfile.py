@@ -3,7 +3,12 @@
     nox                            # lint, tests on each supported Python here, coverage
     nox -s tests-3.12 -- -k send   # one Python; arguments after -- go to pytest
     nox -s demo
+    nox -s web-3.13                # the example web apps and the docs' examples
+    nox -s docs                    # the site, warnings as errors: docs/_build/html
+    nox -s packaging               # sdist + wheel, twine check, the wheel's demo
     nox -s bench-3.12 -- --smoke   # arguments after -- go to benchmarks/run.py
+    nox -s bench-web-3.12 -- --smoke
+    nox -s bench-bridge-3.12 -- --smoke
 
 Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``: a
 stale lock is an error, never re-resolved) into its own environment under
@@ -18,6 +23,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nox
@@ -94,7 +101,7 @@ PRESENT = [v for v in SUPPORTED if v in PYTHONS] or [OLDEST, NEWEST]
 FULL_SUITE = {PRESENT[-1]}
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "coverage"]
+nox.options.sessions = ["lint", "tests", "web", "coverage"]
 # Never download an interpreter: the supported ones present here are tested.
 nox.options.download_python = "never"
 # `uv sync` makes a reused environment exactly what the lock says.
@@ -153,14 +160,34 @@ def tests(session: nox.Session) -> None:
         "pytest",
         # One worker per core (2 in CI): the suite is CPU-bound.
         "--numprocesses=auto",
-        # Not yet in any session (issue 9): they need the web frameworks and
-        # the docs toolchain, and run under their own servers.
+        # The web session runs these: they need the web frameworks, and the
+        # apps run under their own servers.
         "--ignore=tests/web",
         "--ignore=tests/test_docs_examples.py",
         *selection,
         # Last, so that `-m ...` given here overrides the selection.
         *session.posargs,
         env={"COVERAGE_FILE": str(data)},
+    )
+
+
+@nox.session(python=sorted(FULL_SUITE))
+def web(session: nox.Session) -> None:
+    """The example web apps under their real servers (tests/web) and every
+    example of docs/ (tests/test_docs_examples.py), each in a fresh
+    interpreter; not under coverage (the tests sessions gate the package).
+    Serial: each app's servers start together, per process. A missing
+    framework fails instead of skipping. Arguments after -- go to pytest."""
+    _sync(session, groups=("web",), extras=("django", "trio"))
+    session.run(
+        "pytest",
+        "tests/web",
+        "tests/test_docs_examples.py",
+        # litestar brings faker, whose pytest plugin takes a second to import.
+        "-p",
+        "no:faker",
+        *session.posargs,
+        env={"ASYNCSIGNAL_WEB_REQUIRED": "1", "CI": "true"},
     )
 
 
@@ -210,8 +237,116 @@ def demo(session: nox.Session) -> None:
     session.run("python", "examples/demo.py")
 
 
+@nox.session(python=NEWEST, default=False)
+def docs(session: nox.Session) -> None:
+    """The documentation site, built from docs/ into docs/_build/html.
+
+    Warnings are errors (a broken cross-reference or docstring fails the
+    build); ``--fresh-env`` re-reads every page, so none escapes by being
+    cached. Arguments after -- go to sphinx-build.
+    """
+    _sync(session, groups=("docs",), extras=("django",))
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "--fresh-env",
+        "-b",
+        "html",
+        *session.posargs,
+        "docs",
+        "docs/_build/html",
+    )
+
+
+@nox.session(python=NEWEST, default=False)
+def packaging(session: nox.Session) -> None:
+    """Build the sdist and, from it, the wheel; check their metadata; install
+    the wheel into a fresh environment and run the demo there, outside the
+    checkout, so that only what the wheel ships is imported."""
+    _sync(session, only_group="packaging")
+    work = Path(session.create_tmp()).resolve()
+    dist = work / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # uv builds the sdist, then the wheel from the unpacked sdist: a file
+    # missing from the sdist breaks the wheel.
+    session.run("uv", "build", "--out-dir", str(dist), str(ROOT), external=True)
+    (sdist,) = dist.glob("*.tar.gz")
+    (wheel,) = dist.glob("*.whl")
+    session.run("twine", "check", "--strict", str(sdist), str(wheel))
+    names = zipfile.ZipFile(wheel).namelist()
+    if "asyncsignal/py.typed" not in names or any(
+        not name.startswith(("asyncsignal/", "asyncsignal-")) for name in names
+    ):
+        session.error(f"unexpected wheel contents: {names}")
+    # The fresh environment gets the versions uv.lock pins, not newer ones.
+    constraints = work / "constraints.txt"
+    session.run(
+        "uv",
+        "export",
+        "--locked",
+        "--no-hashes",
+        "--no-emit-project",
+        "--no-default-groups",
+        "--all-extras",
+        f"--output-file={constraints}",
+        external=True,
+        silent=True,
+    )
+    env = {"UV_PYTHON_DOWNLOADS": "never"}
+    with tempfile.TemporaryDirectory(prefix="asyncsignal-wheel-") as outside:
+        venv = Path(outside) / "venv"
+        bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
+        python = str(bin_dir / "python")
+        session.run(
+            "uv", "venv", f"--python={NEWEST}", str(venv), env=env, external=True
+        )
+        session.run(
+            "uv",
+            "pip",
+            "install",
+            f"--python={python}",
+            f"--constraint={constraints}",
+            f"{wheel}[trio,django]",
+            env=env,
+            external=True,
+        )
+        # Outside the checkout, and -I keeps the current directory and
+        # PYTHONPATH off sys.path: only the installed wheel can be imported.
+        demo = shutil.copy(ROOT / "examples" / "demo.py", outside)
+        session.chdir(outside)
+        session.run(
+            python,
+            "-I",
+            "-c",
+            "import sys, asyncsignal as a, asyncsignal.testing, asyncsignal.django; "
+            "assert a.__file__.startswith(sys.prefix), a.__file__; "
+            "print('asyncsignal', a.__version__, 'from', a.__file__)",
+            external=True,
+        )
+        session.run(python, "-I", demo, external=True)
+        session.chdir(ROOT)
+
+
 @nox.session(python=SUPPORTED, default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite (arguments after -- go to benchmarks/run.py)."""
     _sync(session, groups=("bench",), extras=("django", "trio"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(name="bench-web", python=SUPPORTED, default=False)
+def bench_web(session: nox.Session) -> None:
+    """The end-to-end web benchmark: FastAPI under uvicorn, driven by wrk
+    (installed with apt-get if missing); arguments after -- go to
+    benchmarks/web/run.py."""
+    _sync(session, groups=("bench-web",), extras=("django",))
+    session.run("python", "benchmarks/web/run.py", *session.posargs)
+
+
+@nox.session(name="bench-bridge", python=SUPPORTED, default=False)
+def bench_bridge(session: nox.Session) -> None:
+    """The bridge benchmark: processes over real Redis and NATS (arguments
+    after -- go to benchmarks/bridge/run.py)."""
+    _sync(session, groups=("bench",), extras=("trio", "redis", "nats"))
+    session.run("python", "benchmarks/bridge/run.py", *session.posargs)

@@ -79,7 +79,7 @@ async def _order_events() -> AsyncIterator[str]:
             yield f"event: order_placed\nid: {order.pk}\ndata: {data}\n\n"
 
 
-async def order_stream(request: HttpRequest) -> HttpResponse:
+async def order_stream(request: HttpRequest) -> StreamingHttpResponse:
     """``GET /orders/stream``: every order sent from now on, by any view or
     thread of this process, as Server-Sent Events."""
     response = StreamingHttpResponse(_order_events(), content_type="text/event-stream")
