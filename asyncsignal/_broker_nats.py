@@ -68,6 +68,7 @@ class NatsBroker:
             if isinstance(error, nats.errors.NoServersError) and errors:
                 raise ConnectionError(f"cannot connect: {errors[-1]!r}") from error
             raise
+        _end_session_when_a_client_task_fails(client, closed, errors)
         session = _NatsSession(client, self._subject, closed, errors)
         try:
             if client.max_payload < self._max_bytes:
@@ -82,6 +83,32 @@ class NatsBroker:
             await uninterrupted(session.aclose())
             raise
         return session
+
+
+def _end_session_when_a_client_task_fails(
+    client: nats.aio.client.Client, closed: asyncio.Event, errors: list[Exception]
+) -> None:
+    """Make an error that escapes one of nats-py's own tasks end the session.
+
+    When the connection is lost, nats-py (2.x) closes the client from its
+    reader task, and an error raised while it flushes to the dead socket
+    escapes that task; nothing of nats-py awaits it, so asyncio would report
+    it as never retrieved, and the closed callback never comes. Retrieving it
+    here makes it the reason the session ended (the bridge reconnects).
+    """
+
+    def retrieve(task: asyncio.Task[object]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, Exception):
+            errors[:] = [error]
+            closed.set()
+
+    for name in ("_reading_task", "_flusher_task", "_ping_interval_task"):
+        task = getattr(client, name)
+        assert isinstance(task, asyncio.Task), (name, task)  # nats-py's internals
+        task.add_done_callback(retrieve)
 
 
 class _NatsSession:

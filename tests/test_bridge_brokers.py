@@ -12,16 +12,16 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import BACKENDS_WITHOUT_EAGER
+from backends import ASYNCIO_BACKENDS, BACKENDS_WITHOUT_EAGER
 from bridge_support.peers import DEADLINE, Peer, eventually
 from bridge_support.raw import envelope, publish_raw
-from bridge_support.servers import DroppingServer
+from bridge_support.servers import DroppingServer, Server
 
 from asyncsignal import AsyncSignal
 from asyncsignal.bridge import Bridge
 
 if TYPE_CHECKING:
-    from bridge_support.servers import Server
+    from pathlib import Path
 
 pytest_plugins = ["bridge_support.fixtures"]
 
@@ -197,21 +197,39 @@ async def test_a_nats_server_refusing_events_of_max_event_bytes_is_reported(
 #: start, not the bridge's).
 heavy = pytest.mark.parametrize("anyio_backend", BACKENDS_WITHOUT_EAGER)
 
-#: Seen once in several CI runs each, with NATS only: when the broker dies,
-#: nats-py's own reader/flusher tasks can end with an exception nobody
-#: retrieves ("unable to perform operation on <TCPTransport closed=True>"),
-#: which the suite's event-loop check turns into a failure. The bridge works
-#: (every assertion passed); the cause is in the client. Not strict: the test
-#: passes when the client's tasks end quietly, as they usually do.
-nats_unretrieved_task_exception = pytest.mark.xfail(
-    strict=False,
-    raises=pytest.fail.Exception,
-    reason="nats-py may leave a task exception unretrieved when the broker dies",
-)
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_an_error_escaping_a_nats_client_task_ends_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py closes a lost connection from its reader task; an error raised
+    meanwhile (seen: writing to the dead socket) escapes that task, which
+    nothing of nats-py awaits. It must end the session (the bridge then
+    reconnects), not be reported by asyncio as never retrieved."""
+    from asyncsignal._broker_nats import NatsBroker
+
+    server = Server("nats", tmp_path)
+    server.start()
+    try:
+        session = await NatsBroker(server.url, "t", 5.0, 1024).connect(
+            lambda data: False
+        )
+        failure = ConnectionError("flushing to the dead socket failed")
+
+        async def fail_while_closing(error: Exception) -> None:
+            raise failure
+
+        monkeypatch.setattr(session._client, "_process_op_err", fail_while_closing)
+        server.kill()
+        with anyio.fail_after(DEADLINE), pytest.raises(ConnectionError) as ended:
+            await session.receive()
+        assert repr(failure) in str(ended.value)
+        await session.aclose()
+    finally:
+        server.stop()
 
 
 @heavy
-@nats_unretrieved_task_exception
 async def test_a_broker_killed_and_restarted_mid_stream(
     own_broker: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -312,7 +330,6 @@ async def test_a_hung_broker_is_noticed_and_never_holds_up_sends_or_exit(
 
 
 @heavy
-@nats_unretrieved_task_exception
 async def test_leaving_the_block_while_a_hung_broker_holds_a_publish_is_bounded(
     own_broker: Server,
 ) -> None:
