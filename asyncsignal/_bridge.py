@@ -58,9 +58,11 @@ def run_from_sync(func: Callable[..., Awaitable[T]], *args: Any) -> T:
     try:
         return anyio.from_thread.run(entered_run)
     except anyio.NoEventLoopError:
-        # Raised before entering (no loop owns this thread) or by a receiver:
-        # only the first case means "no event loop here".
-        if entered:
+        # Raised before entering: no loop owns this thread. Once entered, func
+        # isolates receivers' errors (send_with_policies' _run_later), so a
+        # receiver's own NoEventLoopError never gets here; should a future func
+        # let one through, it must not be taken for "no loop here".
+        if entered:  # pragma: no cover - unreachable with today's callers
             raise
     # A loop factory keeps anyio from installing (and, on exit, clearing) the
     # thread's current event loop, which belongs to the caller.

@@ -224,21 +224,30 @@ class Subscription:
 
     # -- the senders' side (any thread) ---------------------------------------
 
+    def _offer(self, event: Event) -> list[Wakeup] | None:
+        """With the lock held: buffer ``event`` (or drop it, per ``overflow``;
+        nothing once closed) and return the consumers to wake, or ``None`` if
+        the buffer is full under ``"block"``."""
+        if self._closed:
+            return []
+        if self.max_buffer is not None and len(self._buffer) >= self.max_buffer:
+            if self.overflow == "block":
+                return None
+            self.dropped += 1
+            if self.overflow == "drop_newest":
+                return []
+            self._buffer.popleft()
+        self._buffer.append(event)
+        waiters, self._waiters = self._waiters, []
+        return waiters
+
     def put_nowait(self, event: Event) -> bool:
         """Deliver ``event`` unless the buffer is full under ``"block"``;
         return ``False`` then (the caller waits for room)."""
         with self._lock:
-            if self._closed:
-                return True
-            if self.max_buffer is not None and len(self._buffer) >= self.max_buffer:
-                if self.overflow == "block":
-                    return False
-                self.dropped += 1
-                if self.overflow == "drop_newest":
-                    return True
-                self._buffer.popleft()
-            self._buffer.append(event)
-            waiters, self._waiters = self._waiters, []
+            waiters = self._offer(event)
+        if waiters is None:
+            return False
         for waiter in waiters:
             waiter.set()
         return True
@@ -256,45 +265,40 @@ class Subscription:
         """Deliver ``event``, waiting (cancellably) for room."""
         # A sender cancelled while it waits delivers nothing to this and later
         # subscriptions, and runs no receiver: the caller sees the cancellation.
-        while not self.put_nowait(event):
+        while True:
             with self._lock:
-                if self._closed:
-                    self.dropped += 1
-                    return
-                if not self.is_full():
-                    continue
-                room = Wakeup()
-                self._room_waiters.append(room)
+                waiters = self._offer(event)
+                if waiters is None:
+                    room = Wakeup()
+                    self._room_waiters.append(room)
+            if waiters is not None:
+                for waiter in waiters:
+                    waiter.set()
+                return
             try:
                 await room.wait()
             finally:
                 with self._lock:
                     if room in self._room_waiters:
                         self._room_waiters.remove(room)
-            if self._released_undelivered():
-                return
+            with self._lock:
+                if self._closed:
+                    # close() released this sender: its event is dropped.
+                    self.dropped += 1
+                    return
 
     def put_blocking(self, event: Event) -> None:
         """Deliver ``event``, blocking this thread (no event loop runs in it)
         until there is room."""
-        while not self.put_nowait(event):
-            with self._room:
+        with self._room:
+            while (waiters := self._offer(event)) is None:
+                self._room.wait()
                 if self._closed:
+                    # close() released this sender: its event is dropped.
                     self.dropped += 1
                     return
-                while self.is_full():
-                    self._room.wait()
-            if self._released_undelivered():
-                return
-
-    def _released_undelivered(self) -> bool:
-        """After waiting for room: whether close() released the sender, whose
-        event is then counted as dropped."""
-        with self._lock:
-            if self._closed:
-                self.dropped += 1
-                return True
-            return False
+        for waiter in waiters:
+            waiter.set()
 
 
 def publish_sync(

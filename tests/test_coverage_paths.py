@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 import pytest
+from receivers import make_async, make_sync
 
 from asyncsignal import AsyncSignal, ReceiverTimeout
 
@@ -47,3 +48,19 @@ def test_receiver_timeout_survives_pickling() -> None:
     error = ReceiverTimeout("receiver", 1.5)
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.receiver, copy.timeout, str(copy)) == ("receiver", 1.5, str(error))
+
+
+async def test_asend_skips_a_receiver_that_dies_during_the_dispatch() -> None:
+    signal = AsyncSignal()
+    log: list[str] = []
+    later = [make_sync(log, "later")]  # the only strong reference
+
+    def drop_later(**kwargs: Any) -> str:
+        later.clear()
+        return "dropped"
+
+    signal.connect(drop_later, weak=False)
+    signal.connect(later[0])
+    last = signal.connect(make_async(log, "last"), weak=False)
+    assert await signal.asend(None) == [(drop_later, "dropped"), (last, "last")]
+    assert "later" not in log

@@ -5,8 +5,8 @@ warnings as errors, as a reader who copies it into a file would run it: it
 must exit 0 and leave no "Exception ignored" or "Task was destroyed" report.
 Blocks check their own results with ``assert``. They import the same
 ``asyncsignal`` as the tests do. Being a fresh interpreter each, they are
-marked ``slow``: ``python3 dev.py test`` runs them on the oldest and newest
-Python.
+marked ``slow``; ``python3 dev.py test`` runs this file in its web session
+(newest Python, with the web frameworks), not under coverage.
 
 Conventions, for the few blocks that need more than that (a reST comment
 directly before the block; unknown keys fail the test, so a typo cannot

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from receivers import Sender, make_sync
 
-from asyncsignal import AsyncSignal
-from asyncsignal._registry import Registry
+from asyncsignal import AsyncSignal, Event
+from asyncsignal._registry import _CACHE_LIMIT, Registry
 
 if TYPE_CHECKING:
     import pytest
@@ -69,3 +69,26 @@ def test_disconnecting_everything_leaves_an_empty_sender_index() -> None:
             signal.connect(handler, sender=target, dispatch_uid=uid)
             assert signal.disconnect(handler, sender=target, dispatch_uid=uid)
     assert not signal._registry.by_sender
+
+
+async def test_a_send_reaching_a_subscription_after_its_exit_delivers_nothing() -> None:
+    """A send in another thread takes the signal's subscriptions before it
+    delivers; one that exited meanwhile takes nothing, counts nothing."""
+    signal = AsyncSignal()
+    async with signal.subscribe() as events:
+        pass
+    assert events.put_nowait(Event(signal, None, {})) is True
+    assert events.dropped == 0
+    assert [event async for event in events] == []
+
+
+def test_the_plan_cache_is_bounded() -> None:
+    """Plans are cached per sender id; a signal sent from ever new senders
+    starts its cache again once it holds ``_CACHE_LIMIT`` plans."""
+    signal = AsyncSignal()
+    log: list[str] = []
+    handler = signal.connect(make_sync(log, "h"))
+    senders = [Sender() for _ in range(_CACHE_LIMIT + 1)]
+    for sender in senders:
+        assert signal.send(sender) == [(handler, "h")]
+    assert len(signal._registry.cache) == 1
