@@ -86,7 +86,6 @@ class TaskRunner(Protocol):
 _EAGER = sys.version_info >= (3, 12)
 
 if sys.version_info >= (3, 12):
-
     _new_task = asyncio.Task.__new__
     _init_task = asyncio.Task.__init__
 
@@ -350,10 +349,13 @@ class _TrioRunner:
         try:
             async with trio.open_nursery() as nursery:
                 for coro, index, timeout in self._coros:
+                    name = _task_name(self.receivers[index])
                     if timeout is None:
-                        nursery.start_soon(self._run, coro, index)
+                        nursery.start_soon(self._run, coro, index, name=name)
                     else:
-                        nursery.start_soon(self._run_with_limit, coro, index, timeout)
+                        nursery.start_soon(
+                            self._run_with_limit, coro, index, timeout, name=name
+                        )
             # trio's cancellation is level-triggered: if every receiver
             # absorbed its Cancelled, the nursery exits normally inside a
             # cancelled scope. Raise the cancellation here, as asyncio does,

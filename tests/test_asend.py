@@ -470,3 +470,20 @@ def test_asend_outside_an_async_task_is_a_runtime_error() -> None:
     coroutine = signal.asend(None)
     with pytest.raises(RuntimeError, match="asyncio or trio task"):
         coroutine.send(None)
+
+
+@pytest.mark.parametrize("limit", [None, 5.0])
+async def test_receiver_tasks_are_named_after_their_receiver(
+    limit: float | None,
+) -> None:
+    signal = AsyncSignal()
+    names: list[str] = []
+
+    async def named_receiver(**kwargs: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+        names.append(anyio.get_current_task().name)
+
+    signal.connect(named_receiver, timeout=limit)
+    await signal.asend(None)
+    (name,) = names
+    assert named_receiver.__qualname__ in name
