@@ -481,7 +481,9 @@ async def test_receiver_tasks_are_named_after_their_receiver(
 
     async def named_receiver(**kwargs: Any) -> None:
         await anyio.lowlevel.checkpoint()
-        names.append(anyio.get_current_task().name)
+        name = anyio.get_current_task().name
+        assert name is not None
+        names.append(name)
 
     signal.connect(named_receiver, timeout=limit)
     await signal.asend(None)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import asyncsignal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Keep a Changelog's section names, in its order.
@@ -23,8 +27,6 @@ CHANGE_TYPES = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"
 
 
 def _pyproject() -> dict[str, Any]:
-    # tomllib is Python 3.11+; these checks need to run on one Python only.
-    tomllib = pytest.importorskip("tomllib")
     parsed: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
     return parsed
 
