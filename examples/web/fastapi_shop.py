@@ -14,9 +14,27 @@ From the repository's root::
   rule that may refuse the order. A receiver's error becomes a problem
   response: 422 (refused), 504 (``{"item": "sundial"}``: the stock service
   hangs) or 500.
-- ``GET /orders/stream`` streams every send as Server-Sent Events through
-  ``order_placed.subscribe()``.
+- ``GET /orders/stream`` streams every order as Server-Sent Events through
+  ``order_announced.subscribe()``: each order is announced as it is placed,
+  before the receivers decide (a refused order too).
 - ``GET /ping`` answers at once, even while the ledger client blocks.
+
+Several workers, one stream of orders: ``uvicorn --workers 2`` runs two
+processes, each with its own signals and streams. With a broker's URL in
+``SHOP_BROKER_URL`` (Redis/Valkey or NATS, ``pip install 'asyncsignal[redis]'``
+or ``'asyncsignal[nats]'``)::
+
+    SHOP_BROKER_URL=redis://127.0.0.1:6379/0 uvicorn fastapi_shop:app \\
+        --app-dir examples/web --workers 2 --timeout-graceful-shutdown 2
+
+each worker's lifespan runs a :class:`~asyncsignal.bridge.Bridge` that shares
+``order_announced``, so that an order placed in either worker reaches the
+streams of both. ``order_placed`` stays unshared: a shared signal runs its
+receivers in every worker, and these (the stock reservation, the ledger line)
+must run once per order, in the worker that took it. Each worker numbers its
+orders from its PID times a million, unique across the workers (a real app's
+database would number them), and names itself in ``GET /ping`` (with whether
+its bridge is connected to the broker) and in each stream's first comment.
 
 An SSE stream never ends on its own, so uvicorn would wait for its clients
 forever when it stops: ``--timeout-graceful-shutdown`` bounds that wait, then
@@ -27,6 +45,7 @@ cancels the streams (each one leaves its subscription as it ends).
 # run time, so the names in them must be imported at run time too.
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Annotated, TypedDict
 
@@ -38,10 +57,32 @@ from shop.http import PROBLEM_JSON, placed, problem, receiver_errors
 from shop.orders import Order, OrderBook, Settings, order_placed
 from shop.receivers import OrderReceivers, receivers_running
 
+from asyncsignal import AsyncSignal
+from asyncsignal.bridge import Bridge
+
 logging.basicConfig(
     level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s"
 )
 log = logging.getLogger("shop")
+
+#: Sent for every order as it is placed, before ``order_placed``; the streams
+#: show its sends. It has no receivers, so a bridge can share it.
+order_announced = AsyncSignal(name="order_announced")
+
+
+def bridge_from_env() -> Bridge | None:
+    """The bridge to the other workers if ``SHOP_BROKER_URL`` names a broker."""
+    url = os.environ.get("SHOP_BROKER_URL")
+    if not url:
+        return None
+    bridge = Bridge(url)
+    # Orders cross as JSON: each worker rebuilds them from their fields.
+    bridge.register_codec(Order, Order.as_json, lambda fields: Order(**fields))
+    bridge.share(order_announced)
+    return bridge
+
+
+bridge = bridge_from_env()
 
 
 class State(TypedDict):
@@ -50,10 +91,12 @@ class State(TypedDict):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-    """The receivers are connected while the app runs."""
+    """The receivers are connected, and the bridge runs, while the app runs."""
     receivers = OrderReceivers(Settings.from_env())
-    with receivers.connected(order_placed):
-        yield {"book": OrderBook()}
+    book = OrderBook() if bridge is None else OrderBook(os.getpid() * 1_000_000)
+    async with bridge or contextlib.nullcontext():
+        with receivers.connected(order_placed):
+            yield {"book": book}
     log.info("shop stopped: %d receivers running", receivers_running())
 
 
@@ -75,6 +118,7 @@ async def place_order(
     new: NewOrder, book: Annotated[OrderBook, Depends(get_book)]
 ) -> JSONResponse:
     order = book.place(new.item, new.quantity)
+    await order_announced.asend(sender=OrderBook, order=order)
     # asend waits for every receiver, then raises a failing receiver's error
     # as itself, or an ExceptionGroup if several failed: receiver_errors()
     # flattens both. On Python 3.11+ `except*` handles both shapes as well:
@@ -96,7 +140,9 @@ async def order_stream() -> AsyncIterator[ServerSentEvent]:
 
     A client too slow to keep up loses the oldest of the 256 events waiting
     for it (``events.dropped`` counts them); senders never wait for it."""
-    async with order_placed.subscribe(max_buffer=256) as events:
+    async with order_announced.subscribe(max_buffer=256) as events:
+        if bridge is not None:
+            yield ServerSentEvent(comment=f"worker {os.getpid()}")
         yield ServerSentEvent(comment="subscribed")
         async for event in events:
             order: Order = event.kwargs["order"]
@@ -106,5 +152,8 @@ async def order_stream() -> AsyncIterator[ServerSentEvent]:
 
 
 @app.get("/ping")
-async def ping() -> dict[str, str]:
-    return {"status": "ok"}
+async def ping() -> dict[str, str | int]:
+    if bridge is None:
+        return {"status": "ok"}
+    state = "connected" if bridge.connected else "disconnected"
+    return {"status": "ok", "worker": os.getpid(), "bridge": state}

@@ -27,7 +27,7 @@ import pytest
 from packaging.requirements import Requirement
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "web"
@@ -130,9 +130,17 @@ DJANGO = App(
     is_django=True,
 )
 APPS = (FASTAPI, STARLETTE_TRIO, LITESTAR, DJANGO)
+#: The FastAPI app under two uvicorn workers bridged over Redis (test_workers.py).
+FASTAPI_WORKERS = App(
+    "fastapi-uvicorn-2-workers",
+    (*FASTAPI.requirements, "redis>=5.0.8"),
+    "CancelledError",
+    _uvicorn("fastapi_shop:app", EXAMPLES, "--loop", "uvloop", "--workers", "2"),
+)
 
 
-def _unmet(reason: str) -> None:
+def unmet(reason: str) -> None:
+    """Skip (fail, with ``ASYNCSIGNAL_WEB_REQUIRED=1``) for ``reason``."""
     if os.environ.get("ASYNCSIGNAL_WEB_REQUIRED") == "1":
         pytest.fail(f"{reason} (ASYNCSIGNAL_WEB_REQUIRED=1)", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
@@ -142,7 +150,7 @@ def require(app: App) -> None:
     """Skip (fail, with ``ASYNCSIGNAL_WEB_REQUIRED=1``) if ``app`` cannot run."""
     reason = app.unmet_requirement()
     if reason is not None:
-        _unmet(reason)
+        unmet(reason)
 
 
 def require_httpx() -> None:
@@ -150,7 +158,7 @@ def require_httpx() -> None:
     try:
         importlib.metadata.version("httpx")
     except importlib.metadata.PackageNotFoundError:
-        _unmet(f"the web tests need {HTTPX}, which is not installed")
+        unmet(f"the web tests need {HTTPX}, which is not installed")
 
 
 # -- servers -------------------------------------------------------------------
@@ -266,9 +274,15 @@ class Server:
         self.kill()
 
 
-def start_server(app: App, directory: Path, database: Path | None = None) -> Server:
-    """Start ``app`` and wait until it answers ``/ping``; retry on a port taken
-    meanwhile by another process."""
+def start_server(
+    app: App,
+    directory: Path,
+    database: Path | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Server:
+    """Start ``app`` (with ``environment`` added to the tests' one) and wait
+    until it answers ``/ping``; retry on a port taken meanwhile by another
+    process."""
     for attempt in range(3):
         port = _free_port()
         log = directory / f"{app.name}-{port}.log"
@@ -276,7 +290,7 @@ def start_server(app: App, directory: Path, database: Path | None = None) -> Ser
             process = subprocess.Popen(
                 app.command(port),
                 cwd=ROOT,
-                env=server_environment(database),
+                env={**server_environment(database), **(environment or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -356,9 +370,10 @@ class ServerPool:
 
 class SSEClient:
     """Reads ``GET /orders/stream`` in a thread: ``events`` holds each event's
-    fields; ``subscribed`` is set once the server's first comment arrived
-    (the app is then subscribed); ``ended`` once the stream ended, or after
-    ``expected`` events (the client then disconnects)."""
+    fields, ``comments`` its comments; ``subscribed`` is set once the
+    ``subscribed`` comment arrived (the app is then subscribed); ``ended`` once
+    the stream ended, or after ``expected`` events (the client then
+    disconnects)."""
 
     def __init__(
         self, url: str, expected: int | None = None, read_timeout: float = 10.0
@@ -367,6 +382,7 @@ class SSEClient:
         self.expected = expected
         self.read_timeout = read_timeout
         self.events: list[dict[str, str]] = []
+        self.comments: list[str] = []
         self.subscribed = threading.Event()
         self.ended = threading.Event()
         self.error: Exception | None = None
@@ -386,6 +402,7 @@ class SSEClient:
                 fields: dict[str, str] = {}
                 for line in response.iter_lines():
                     if line.startswith(":"):
+                        self.comments.append(line[1:].strip())
                         if line == ": subscribed":
                             self.subscribed.set()
                     elif line:

@@ -30,10 +30,12 @@ class OrderRejected(Exception):
 
 
 class OrderBook:
-    """The orders, in memory (a database in a real app); safe from any thread."""
+    """The orders, in memory (a database in a real app); safe from any thread.
 
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
+    Ids count from ``first_id``."""
+
+    def __init__(self, first_id: int = 1) -> None:
+        self._ids = itertools.count(first_id)
         self._lock = threading.Lock()
         self.orders: dict[int, Order] = {}
 
