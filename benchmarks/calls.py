@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .backends import Backend
     from .receivers import Kind
 
-__all__ = ("Call", "Compiled", "Dispatch", "Unsupported")
+__all__ = ("NO_FEATURES", "Call", "Compiled", "Dispatch", "Features", "Unsupported")
 
 #: The payload every workload sends: ``send(sender, x=PAYLOAD)``.
 PAYLOAD = 1
@@ -29,6 +29,25 @@ PAYLOAD = 1
 
 class Unsupported(Exception):
     """This contender cannot do this workload (shown as a dash, not an error)."""
+
+
+@dataclass(frozen=True)
+class Features:
+    """asyncsignal's own features a workload uses; the other libraries have
+    none of them and ignore these."""
+
+    #: ``connect(thread=True)``: sync receivers run in worker threads under asend.
+    thread: bool = False
+    #: ``connect(timeout=...)``, in seconds.
+    timeout: float | None = None
+    #: The signal is made by ``define`` from a prototype declaring ``x: int``.
+    typed: bool = False
+    #: One subscription is entered per receiver, and no receiver is connected.
+    subscribe: bool = False
+
+
+#: A workload of plain signals and receivers, every library alike.
+NO_FEATURES = Features()
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Dispatch:
     kinds: tuple[Kind, ...]
     backend: Backend
     senders: int = 0
+    features: Features = NO_FEATURES
 
     def expected(self) -> list[int]:
         """Indices of the receivers one call must run."""
@@ -60,11 +80,17 @@ class Call:
     In an async call, ``expr`` contains its own ``await`` (e.g.
     ``await sig.asend(sender, x=1)``), so a raw floor can be a comprehension.
     ``namespace`` also keeps alive what the call needs (weakly held receivers).
+    ``responds`` is false when the call returns no responses to check (a
+    subscription is not a receiver): its probe alone shows what ran.
+    ``after_sample`` runs untimed after each timed batch (it empties what
+    receivers appended to).
     """
 
     expr: str
     namespace: dict[str, Any] = field(default_factory=dict)
     is_async: bool = False
+    responds: bool = True
+    after_sample: Callable[[], object] | None = None
 
 
 _TEMPLATE = """\
@@ -87,6 +113,8 @@ class Compiled:
         namespace = dict(call.namespace)
         exec(compile(source, f"<{name}>", "exec"), namespace)
         self.is_async = call.is_async
+        self.responds = call.responds
+        self.after_sample = call.after_sample
         self._once: Callable[[], Any] = namespace["_once"]
         self._timed: Callable[..., Any] = namespace["_timed"]
 

@@ -113,20 +113,28 @@ def _draw_curve(
     axes.legend(fontsize=7)
 
 
-def _draw_memory(axes: Any, workload: dict[str, Any]) -> None:
+def _draw_memory(
+    axes: Any, workload: dict[str, Any], subscriptions: dict[str, Any] | None
+) -> None:
     measured = {
         name: outcome["median"]
         for name, outcome in workload["contenders"].items()
         if "median" in outcome
     }
+    title = workload["title"]
+    ours = subscriptions["contenders"]["asyncsignal"] if subscriptions else {}
+    if "median" in ours:
+        measured["asyncsignal:\nsubscription"] = ours["median"]
+        title = "memory per receiver (MEM) and per subscription (W10)"
     bars = axes.bar(
         list(measured),
         list(measured.values()),
-        color=[_COLORS.get(name, "tab:gray") for name in measured],
+        color=[_COLORS.get(name.split(":")[0], "tab:gray") for name in measured],
     )
     axes.bar_label(bars, fmt="%.0f B", fontsize=7)
-    axes.set_ylabel("bytes per receiver")
-    axes.set_title(workload["title"], fontsize=9)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.set_ylabel("bytes per receiver (or subscription)")
+    axes.set_title(title, fontsize=9)
 
 
 def draw(data: dict[str, Any], path: Path) -> None:
@@ -156,9 +164,9 @@ def draw(data: dict[str, Any], path: Path) -> None:
             cap = meta["django_cap"] if curve == "connect+disconnect" else 0
             note = f"; Django stops at {cap:,} (O(n²))" if cap else ""
             _draw_curve(figure.add_subplot(next(slots)), points, curve, note)
-    memory = [w for w in data["workloads"] if w["id"] == "MEM"]
-    if memory:
-        _draw_memory(figure.add_subplot(grid[2, 1]), memory[0])
+    by_id = {w["id"]: w for w in data["workloads"]}
+    if "MEM" in by_id:
+        _draw_memory(figure.add_subplot(grid[2, 1]), by_id["MEM"], by_id.get("W10-MEM"))
     # A 64-colour palette PNG: a quarter of the size, the same to the eye.
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=72)

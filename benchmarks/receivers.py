@@ -7,6 +7,7 @@ uses them; the timed runs use the plain ones, whose bodies do nothing else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -23,8 +24,11 @@ __all__ = (
 )
 
 #: ``sync``: a plain function; ``async``: a coroutine function that never
-#: suspends; ``sleep``: a coroutine function that sleeps 1 ms (simulated I/O).
-Kind = Literal["sync", "async", "sleep"]
+#: suspends; ``sleep``: a coroutine function that sleeps 1 ms (simulated I/O);
+#: ``block``: a plain function that blocks its thread 10 ms (``time.sleep``:
+#: blocking I/O); ``append``: a plain function that appends its payload to a
+#: list (the sink), as an in-process collector of events would.
+Kind = Literal["sync", "async", "sleep", "block", "append"]
 
 #: ``(receiver index, payload x)`` per call, in call order.
 Probe = list[tuple[int, object]]
@@ -33,6 +37,8 @@ Sleep = Callable[[float], Awaitable[Any]]
 
 #: How long a ``sleep`` receiver waits, in seconds.
 IO_SECONDS = 0.001
+#: How long a ``block`` receiver blocks its thread, in seconds.
+BLOCK_SECONDS = 0.01
 
 
 class Model:
@@ -92,16 +98,19 @@ def make_receivers(
     positional: bool = False,
     sleep: Sleep | None = None,
     probe: Probe | None = None,
+    sink: list[object] | None = None,
 ) -> list[Callable[..., Any]]:
     """One receiver per kind, receiver ``i`` returning ``i``.
 
     Keyword style (the default) is ``receiver(sender, **kwargs)``: it takes
     ``signal=, sender=, x=`` (Django, asyncsignal, aiosignal, the raw floors)
     and ``sender`` positionally (blinker). ``positional`` is
-    ``receiver(sender, x)``, as psygnal calls its slots.
+    ``receiver(sender, x)``, as psygnal calls its slots. ``append`` receivers
+    append to ``sink`` (probe receivers record into the probe instead).
     """
     return [
-        _make(index, kind, positional, sleep, probe) for index, kind in enumerate(kinds)
+        _make(index, kind, positional, sleep, probe, sink)
+        for index, kind in enumerate(kinds)
     ]
 
 
@@ -111,6 +120,7 @@ def _make(
     positional: bool,
     sleep: Sleep | None,
     probe: Probe | None,
+    sink: list[object] | None,
 ) -> Callable[..., Any]:
     if kind == "sync":
         return _sync(index, positional, probe)
@@ -118,6 +128,10 @@ def _make(
         raise ValueError("positional receivers are sync only (psygnal)")
     if kind == "async":
         return _async(index, probe)
+    if kind == "block":
+        return _blocking(index, probe)
+    if kind == "append":
+        return _appending(index, sink, probe)
     if sleep is None:
         raise ValueError("sleep receivers need the backend's sleep function")
     return _sleeping(index, sleep, probe)
@@ -181,3 +195,40 @@ def _sleeping(index: int, sleep: Sleep, probe: Probe | None) -> Callable[..., An
         return index
 
     return probe_receiver
+
+
+def _blocking(index: int, probe: Probe | None) -> Callable[..., Any]:
+    if probe is None:
+
+        def receiver(sender: object, **kwargs: object) -> int:
+            time.sleep(BLOCK_SECONDS)
+            return index
+
+        return receiver
+
+    def probe_receiver(sender: object, **kwargs: object) -> int:
+        time.sleep(BLOCK_SECONDS)
+        probe.append((index, kwargs.get("x")))
+        return index
+
+    return probe_receiver
+
+
+def _appending(
+    index: int, sink: list[object] | None, probe: Probe | None
+) -> Callable[..., Any]:
+    if probe is not None:
+
+        def probe_receiver(sender: object, **kwargs: object) -> int:
+            probe.append((index, kwargs.get("x")))
+            return index
+
+        return probe_receiver
+    if sink is None:
+        raise ValueError("append receivers need a list to append to")
+
+    def receiver(sender: object, **kwargs: object) -> int:
+        sink.append(kwargs["x"])
+        return index
+
+    return receiver

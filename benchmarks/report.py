@@ -12,7 +12,12 @@ __all__ = ("DASH", "WorkloadResult", "number", "render", "to_json")
 
 DASH = "\N{EN DASH}"
 TIMES = "\N{MULTIPLICATION SIGN}"
-_UNITS = {"µs": "µs per call", "ms": "ms total", "B": "bytes per receiver"}
+_UNITS = {
+    "µs": "µs per call",
+    "ms": "ms total",
+    "B": "bytes per receiver",
+    "B/sub": "bytes per subscription",
+}
 
 
 @dataclass
@@ -148,7 +153,7 @@ def render(results: list[WorkloadResult], meta: dict[str, Any]) -> str:
             label = f" ({target.label})" if target.label else ""
             lines.append(
                 f"  {result.verdict(target, judged):<5} {result.workload.id:<8} "
-                f"vs {target.anchor:<20} {measured:>9}  "
+                f"vs {target.anchor:<24}{measured:>9}  "
                 f"target ≤ {target.ratio:g}{TIMES}{label}"
             )
         counted = [(r, t) for r, t in checks if not t.label]

@@ -2,8 +2,9 @@
 
     python3 dev.py bench                # full run: table, results/latest.{json,png}
     python3 dev.py bench --smoke        # everything once at tiny sizes (CI)
-    python3 dev.py bench --only W3,W5   # W3 includes W3-trio and W3-uvloop;
-                                        # "scale" selects the scaling curves
+    python3 dev.py bench --only W3,W5   # W3 includes W3-trio and W3-uvloop,
+                                        # W9 selects W9a-W9c; "scale" selects
+                                        # the scaling curves
     python3 dev.py bench --out DIR      # write the JSON and PNG elsewhere
     python3 dev.py bench --python 3.11  # another Python (dev.py takes this flag)
 
@@ -70,9 +71,11 @@ def _one_shot(workload: Workload, name: str, mode: Mode) -> harness.Contender:
             raise Unsupported(capped)
         if workload.operation == "connect+disconnect":
             return totals.connect_disconnect(LIBRARIES[name], workload.size)
+        if workload.operation == "memory of subscriptions":
+            return totals.subscriptions(LIBRARIES[name], workload.size)
         return totals.connect_methods(LIBRARIES[name], workload.size)
 
-    if workload.operation == "memory":
+    if workload.operation in ("memory", "memory of subscriptions"):
         return totals.one_shot(make, totals.memory_meter(workload.size))
     return totals.one_shot(make, totals.time_meter)
 
@@ -82,7 +85,8 @@ def measure(workload: Workload, mode: Mode) -> dict[str, harness.Outcome]:
     dispatch = workload.dispatch
     if dispatch is None:
         contenders = {n: _one_shot(workload, n, mode) for n in workload.contenders}
-        rounds = mode.memory_rounds if workload.operation == "memory" else None
+        memory = workload.operation in ("memory", "memory of subscriptions")
+        rounds = mode.memory_rounds if memory else None
         return run_on(
             "sync", lambda: harness.measure(contenders, rounds or mode.total_rounds)
         )
@@ -140,8 +144,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         metavar="IDS",
-        help="comma-separated workload ids, e.g. W3,W5,MEM,scale "
-        "(W3 also selects W3-trio and W3-uvloop)",
+        help="comma-separated workload ids, e.g. W3,W5,W9,MEM,scale "
+        "(W3 also selects W3-trio and W3-uvloop, W9 selects W9a-W9c)",
     )
     parser.add_argument(
         "--out",

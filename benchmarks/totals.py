@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from .calls import Unsupported
 from .harness import WrongResult, check_probe
+from .libraries import SUBSCRIPTION_BUFFER, enter, leave
 from .receivers import Listener, ProbeListener, kinds, make_receivers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from asyncsignal import Subscription
 
     from .harness import Contender, Sampler
     from .libraries import Library
@@ -29,6 +32,7 @@ __all__ = (
     "connect_methods",
     "memory_meter",
     "one_shot",
+    "subscriptions",
     "time_meter",
 )
 
@@ -206,5 +210,61 @@ def connect_methods(lib: Library, count: int) -> TotalEntry:
             gc.collect()
 
         return Trial(run, lambda: _expect_registrations(lib, box[0], count), close)
+
+    return TotalEntry(verify, trial)
+
+
+def _expect_dropped(
+    lib: Library, sig: object, subscriptions: list[Subscription], buffer: int
+) -> None:
+    """Each subscription is entered: one send more than its buffer holds
+    drops exactly one event from each."""
+    for _ in range(buffer + 1):
+        lib.fire(sig)
+    dropped = {subscription.dropped for subscription in subscriptions}
+    if dropped != {1}:
+        raise WrongResult(f"subscriptions dropped {dropped} events, expected 1 each")
+
+
+def subscriptions(lib: Library, count: int) -> TotalEntry:
+    """Enter ``count`` subscriptions, no receivers (W10's memory)."""
+    if lib.name != "asyncsignal":
+        raise Unsupported(f"{lib.name} has no subscriptions")
+
+    def verify() -> None:
+        sig = lib.new_signal()
+        entered = [sig.subscribe(max_buffer=1) for _ in range(_VERIFY)]
+        for subscription in entered:
+            enter(subscription)
+        _expect_dropped(lib, sig, entered, 1)
+        for subscription in entered:
+            leave(subscription)
+        # Exited: later sends no longer reach them.
+        _expect_dropped(lib, sig, entered, 1)
+
+    def trial() -> Trial:
+        sig = lib.new_signal()
+        # Sized before tracing: only the subscriptions are measured.
+        slots: list[Subscription | None] = [None] * count
+
+        def run() -> None:
+            for index in range(count):
+                subscription = sig.subscribe(max_buffer=SUBSCRIPTION_BUFFER)
+                enter(subscription)
+                slots[index] = subscription
+
+        def entered() -> list[Subscription]:
+            return [each for each in slots if each is not None]
+
+        def check() -> None:
+            if len(entered()) != count:
+                raise WrongResult(f"{len(entered())} subscriptions, expected {count}")
+            _expect_dropped(lib, sig, entered(), SUBSCRIPTION_BUFFER)
+
+        def close() -> None:
+            for subscription in entered():
+                leave(subscription)
+
+        return Trial(run, check, close)
 
     return TotalEntry(verify, trial)

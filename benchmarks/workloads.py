@@ -1,4 +1,4 @@
-"""The catalogue: PERF.md's workloads W1-W8, memory and the scaling curves,
+"""The catalogue: PERF.md's workloads W1-W10, memory and the scaling curves,
 with their contenders, sizes and targets.
 """
 
@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .calls import Dispatch
+from .calls import NO_FEATURES, Dispatch, Features
+from .libraries import SUBSCRIPTION_BUFFER
 from .receivers import kinds
 
 if TYPE_CHECKING:
@@ -18,6 +19,10 @@ __all__ = ("FULL", "SMOKE", "Mode", "Target", "Workload", "catalogue", "select")
 
 OURS = "asyncsignal"
 DJANGO = "django"
+#: asyncsignal without the workload's feature (``libraries.py``): its anchor.
+NO_TIMEOUT = "asyncsignal, no timeout"
+UNTYPED = "asyncsignal, untyped"
+RECEIVERS = "asyncsignal, receivers"
 
 #: Contenders of asend on asyncio (W3) in table order.
 _ASYNCIO_W3 = (
@@ -60,6 +65,9 @@ class Mode:
     #: one-shot workloads stop at this size.
     django_cap: int
     memory_receivers: int
+    #: Entering and exiting a subscription copies the signal's tuple of them
+    #: (O(n) each): more would only slow the untimed teardown.
+    memory_subscriptions: int
     curve_receivers: tuple[int, ...]
     curve_registrations: tuple[int, ...]
 
@@ -75,6 +83,7 @@ FULL = Mode(
     w8_receivers=100_000,
     django_cap=10_000,
     memory_receivers=10_000,
+    memory_subscriptions=1_000,
     curve_receivers=(1, 10, 100, 1_000),
     curve_registrations=(1_000, 3_000, 10_000, 30_000, 100_000),
 )
@@ -91,12 +100,15 @@ SMOKE = Mode(
     w8_receivers=400,
     django_cap=200,
     memory_receivers=100,
+    memory_subscriptions=100,
     curve_receivers=(1, 10),
     curve_registrations=(100, 300),
 )
 
 #: What a one-shot workload does (see ``totals.py``).
-Operation = Literal["connect+disconnect", "connect methods", "memory"]
+Operation = Literal[
+    "connect+disconnect", "connect methods", "memory", "memory of subscriptions"
+]
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,8 @@ class Workload:
     """One row of the table (or one point of a scaling curve).
 
     Per-call workloads have a ``dispatch``; one-shot workloads an ``operation``
-    on ``size`` receivers. ``unit`` is per call (µs), per run (ms) or per
-    receiver (B).
+    on ``size`` receivers. ``unit`` is per call (µs), per run (ms), per
+    receiver (B) or per subscription (B/sub).
     """
 
     id: str
@@ -141,6 +153,7 @@ def _per_call(
     backend: Backend = "sync",
     targets: tuple[Target, ...] = (),
     senders: int = 0,
+    features: Features = NO_FEATURES,
     curve: str | None = None,
     x: int = 0,
     note: str = "",
@@ -153,7 +166,7 @@ def _per_call(
         "µs",
         contenders,
         backend,
-        Dispatch(mode, kinds, backend, senders),
+        Dispatch(mode, kinds, backend, senders, features),
         targets=targets,
         curve=curve,
         x=x,
@@ -182,6 +195,15 @@ def catalogue(mode: Mode) -> list[Workload]:
             kinds("sync", times=10),
             (OURS, DJANGO, "blinker", "psygnal", "raw: list comp"),
             targets=(Target(DJANGO, 0.5),),
+        ),
+        _per_call(
+            "W2-typed",
+            "W2 on a define()d signal, prototype (sender, *, x: int)",
+            "send",
+            kinds("sync", times=10),
+            (OURS, UNTYPED),
+            targets=(Target(UNTYPED, 1.2),),
+            features=Features(typed=True),
         ),
         _per_call(
             "W7",
@@ -260,6 +282,54 @@ def catalogue(mode: Mode) -> list[Workload]:
             (OURS, "raw: trio nursery"),
             backend="trio",
         ),
+        _per_call(
+            "W9a",
+            "asend, 5 sync receivers each blocking 10 ms, thread=True",
+            "asend",
+            kinds("block", times=5),
+            (OURS, DJANGO),
+            targets=(Target(DJANGO, 0.3),),
+            features=Features(thread=True),
+            note="django: one sync_to_async hop runs them one after another",
+        ),
+        _per_call(
+            "W9b",
+            "asend, 5 quick sync receivers, thread=True",
+            "asend",
+            kinds("sync", times=5),
+            (OURS, DJANGO),
+            targets=(Target(DJANGO, 1.5),),
+            features=Features(thread=True),
+            note="asyncsignal: a worker-thread hop per receiver; django: one hop",
+        ),
+        _per_call(
+            "W9c",
+            "W3 with timeout=5 on every receiver",
+            "asend",
+            ten_async,
+            (OURS, NO_TIMEOUT),
+            targets=(Target(NO_TIMEOUT, 1.5),),
+            features=Features(timeout=5.0),
+        ),
+        _per_call(
+            "W10",
+            "asend, 100 subscriptions (no receivers)",
+            "asend",
+            kinds("append", times=100),
+            (OURS, RECEIVERS),
+            targets=(Target(RECEIVERS, 2.0),),
+            features=Features(subscribe=True),
+            note=f"max_buffer={SUBSCRIPTION_BUFFER}, overflow='drop_oldest': "
+            "full, each send drops one; receivers append x to a list",
+        ),
+        Workload(
+            "W10-MEM",
+            f"memory per entered subscription ({mode.memory_subscriptions:,})",
+            "B/sub",
+            (OURS,),
+            operation="memory of subscriptions",
+            size=mode.memory_subscriptions,
+        ),
         Workload(
             "W6",
             f"connect + disconnect {w6:,} receivers",
@@ -330,11 +400,12 @@ def catalogue(mode: Mode) -> list[Workload]:
 
 
 def select(workloads: list[Workload], only: str | None) -> list[Workload]:
-    """Workloads matching a ``--only`` list such as ``W3,W5,scale``.
+    """Workloads matching a ``--only`` list such as ``W3,W5,W9,scale``.
 
-    A token matches its id and every id it prefixes before a dash: ``W3``
-    selects W3, W3-trio and W3-uvloop; ``scale`` (or ``scaling``) every
-    curve; ``scale-cd`` one curve. Case is ignored.
+    A token that is an id matches it and every id it prefixes before a dash:
+    ``W3`` selects W3, W3-trio and W3-uvloop. Any other token matches the ids
+    it prefixes: ``W9`` selects W9a, W9b and W9c; ``scale`` (or ``scaling``)
+    every curve; ``scale-cd`` one curve. Case is ignored.
 
     :raises ValueError: a token matches nothing.
     """
@@ -342,8 +413,9 @@ def select(workloads: list[Workload], only: str | None) -> list[Workload]:
         return workloads
     tokens = [t.strip().lower() for t in only.split(",") if t.strip()]
     tokens = ["scale" if t == "scaling" else t for t in tokens]
-    chosen = [w for w in workloads if any(_matches(w, t) for t in tokens)]
-    unmatched = [t for t in tokens if not any(_matches(w, t) for w in workloads)]
+    ids = {w.id.lower() for w in workloads}
+    chosen = [w for w in workloads if any(_matches(w, t, ids) for t in tokens)]
+    unmatched = [t for t in tokens if not any(_matches(w, t, ids) for w in workloads)]
     if unmatched:
         known = ", ".join(w.id for w in workloads if w.curve is None)
         raise ValueError(
@@ -357,6 +429,8 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _matches(workload: Workload, token: str) -> bool:
+def _matches(workload: Workload, token: str, ids: set[str]) -> bool:
     id_ = workload.id.lower()
-    return id_ == token or id_.startswith(token + "-")
+    if token in ids:
+        return id_ == token or id_.startswith(token + "-")
+    return id_.startswith(token)
