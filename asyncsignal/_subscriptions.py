@@ -135,8 +135,9 @@ class Subscription:
         self.dropped: int = 0
         self._buffer: deque[Event] = deque()
         self._lock = threading.Lock()
-        #: Sync senders waiting for room (``"block"``) wait on this.
-        self._room = threading.Condition(self._lock)
+        #: Sync senders waiting for room (``"block"``) wait on this; made by
+        #: the first one (a Condition is most of an idle subscription's size).
+        self._room: threading.Condition | None = None
         #: Async senders waiting for room (``"block"``).
         self._room_waiters: list[Wakeup] = []
         #: The consumers waiting for an event.
@@ -177,7 +178,8 @@ class Subscription:
             self._closed = True
             waiters, self._waiters = self._waiters, []
             room_waiters, self._room_waiters = self._room_waiters, []
-            self._room.notify_all()
+            if self._room is not None:
+                self._room.notify_all()
         for each in (*room_waiters, *waiters):
             each.set()
 
@@ -218,7 +220,8 @@ class Subscription:
         # Called with the lock held, after taking an event out.
         if self.overflow != "block":
             return []
-        self._room.notify()
+        if self._room is not None:
+            self._room.notify()
         room_waiters, self._room_waiters = self._room_waiters, []
         return room_waiters
 
@@ -290,8 +293,10 @@ class Subscription:
     def put_blocking(self, event: Event) -> None:
         """Deliver ``event``, blocking this thread (no event loop runs in it)
         until there is room."""
-        with self._room:
+        with self._lock:
             while (waiters := self._offer(event)) is None:
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
                 self._room.wait()
                 if self._closed:
                     # close() released this sender: its event is dropped.
