@@ -19,8 +19,8 @@ import anyio.lowlevel
 import pytest
 from backends import (
     ASYNCIO_BACKENDS,
-    EAGER_FACTORY_LOSES_AN_INTERRUPTED_TASK,
     TRIO,
+    UNRETRIEVED_EAGER_TASK_EXCEPTION,
     starts_receivers_eagerly,
 )
 from receivers import Rendezvous, make_async, make_sync
@@ -361,13 +361,7 @@ async def test_asend_robust_raises_a_receivers_base_exception_as_itself() -> Non
 #: Where an async receiver's KeyboardInterrupt can reach asend: on asyncio
 #: before 3.12 it escapes the event loop itself, as asyncio intends.
 _INTERRUPTIBLE_BACKENDS = [
-    pytest.param(
-        *backend.values,
-        id=backend.id,
-        marks=EAGER_FACTORY_LOSES_AN_INTERRUPTED_TASK
-        if backend.id == "asyncio+eager"
-        else (),
-    )
+    pytest.param(*backend.values, id=backend.id, marks=UNRETRIEVED_EAGER_TASK_EXCEPTION)
     for backend in ASYNCIO_BACKENDS
     if sys.version_info >= (3, 12)
 ] + [TRIO]

@@ -22,6 +22,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
+from backends import UNRETRIEVED_EAGER_TASK_EXCEPTION
 from receivers import Rendezvous, make_async, make_sync
 
 from asyncsignal import AsyncSignal
@@ -543,6 +544,7 @@ def test_send_robust_without_event_loop_returns_errors_as_responses(
     assert record.exc_info[1] is error
 
 
+@UNRETRIEVED_EAGER_TASK_EXCEPTION
 @pytest.mark.parametrize("method", ["send", "send_robust"])
 def test_send_without_event_loop_propagates_keyboard_interrupt(method: str) -> None:
     signal = AsyncSignal()
