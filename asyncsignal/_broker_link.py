@@ -544,16 +544,25 @@ async def _run_session(session: Session, outbox: Outbox, limit: float) -> None:
 async def _cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel ``tasks`` and wait for them to end, cancelling again those that
     go on: a client that swallows a cancellation (redis-py on Python 3.10,
-    inside a pipeline) must not keep a session alive."""
+    inside a pipeline) must not keep a session alive. Their errors are
+    retrieved whenever they end, also after this was itself cancelled (the
+    bridge stopping re-cancels the session loop while it waits here)."""
+    for task in tasks:
+        task.add_done_callback(_retrieve)
     pending = tasks
     while pending:
         for task in pending:
             task.cancel()
         _, still = await asyncio.wait(pending, timeout=_RECANCEL)
         pending = list(still)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved: asyncio would log it otherwise
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # What a session task raised has been reported through the session loop,
+    # or does not matter once the session ends; asyncio would log it as never
+    # retrieved.
+    if not task.cancelled():
+        task.exception()
 
 
 async def _publish(session: Session, outbox: Outbox) -> None:
@@ -621,10 +630,17 @@ async def uninterrupted(cleanup: Coroutine[Any, Any, None]) -> None:
     cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
-            await asyncio.shield(task)
+            # Unlike a shield, waiting never raises the cleanup's error, which
+            # would take the place of a cancellation that came first.
+            await asyncio.wait((task,))
         except asyncio.CancelledError as error:
             cancelled = error
     if cancelled is not None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Retrieved, or asyncio would report it as never retrieved; the
+            # cancellation propagates (closing a connection that is already
+            # broken may fail, e.g. a bridge stopped mid-burst).
+            logger.debug("a cleanup failed while cancelled: %s", _describe_error(error))
         raise cancelled
     task.result()
 

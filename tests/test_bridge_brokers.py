@@ -307,12 +307,12 @@ async def test_a_hung_broker_is_noticed_and_never_holds_up_sends_or_exit(
             await eventually(
                 lambda: a.bridge.connected and b.bridge.connected, "connections"
             )
+            await a.reach(b)
             down.clear()
-            await a.order_placed.asend(None, origin="a", n=0)
-            await b.wait_orders(1)
+            sent_before = a.bridge.published + a.bridge.lost
             own_broker.pause()
             slowest = 0.0
-            for n in range(1, 200):
+            for n in range(200):
                 began = time.perf_counter()
                 await a.order_placed.asend(None, origin="a", n=n)
                 slowest = max(slowest, time.perf_counter() - began)
@@ -326,7 +326,7 @@ async def test_a_hung_broker_is_noticed_and_never_holds_up_sends_or_exit(
         own_broker.resume()
     assert slowest < 0.5
     assert a.numbers("a") == list(range(200))
-    assert a.bridge.published + a.bridge.lost == 200
+    assert a.bridge.published + a.bridge.lost - sent_before == 200
 
 
 @heavy

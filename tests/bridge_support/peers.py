@@ -58,6 +58,17 @@ class Peer:
     async def wait_orders(self, count: int) -> None:
         await self.wait_until(lambda: len(self.orders) >= count)
 
+    async def reach(self, other: Peer) -> None:
+        """Send probe orders until ``other`` has received one (bounded).
+
+        Delivery is at most once: an event sent while a session is being
+        re-established (a heartbeat slower than a short ``timeout`` on a
+        loaded machine ends one) is lost, so one send proves nothing."""
+        with anyio.fail_after(DEADLINE):
+            while not other.numbers("probe"):
+                await self.order_placed.asend(None, origin="probe", n=0)
+                await anyio.sleep(0.02)
+
     def numbers(self, origin: str) -> list[int]:
         """The ``n`` of the orders received from ``origin``, in order."""
         return [kw["n"] for _, kw in self.orders if kw.get("origin") == origin]
