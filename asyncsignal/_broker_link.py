@@ -636,11 +636,13 @@ async def uninterrupted(cleanup: Coroutine[Any, Any, None]) -> None:
         except asyncio.CancelledError as error:
             cancelled = error
     if cancelled is not None:
-        if not task.cancelled() and (error := task.exception()) is not None:
+        if not task.cancelled() and (failure := task.exception()) is not None:
             # Retrieved, or asyncio would report it as never retrieved; the
             # cancellation propagates (closing a connection that is already
             # broken may fail, e.g. a bridge stopped mid-burst).
-            logger.debug("a cleanup failed while cancelled: %s", _describe_error(error))
+            logger.debug(
+                "a cleanup failed while cancelled: %s", _describe_error(failure)
+            )
         raise cancelled
     task.result()
 
