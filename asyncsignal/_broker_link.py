@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 import anyio
 
@@ -54,6 +54,7 @@ __all__ = (
 logger = logging.getLogger("asyncsignal.bridge")
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 
 #: Most events handed to the broker (or to the dispatcher) at once.
 BATCH = 256
@@ -170,7 +171,71 @@ class _TrioBell:
         await self._event.wait()
 
 
-class Outbox:
+class _DropWarning:
+    """A warning about dropped items, logged at most every
+    :data:`_WARN_EVERY` seconds, with the count dropped since the last one.
+    ``message`` is a %-format with named fields: ``count`` and those given to
+    :meth:`add`."""
+
+    __slots__ = ("_message", "_unwarned", "_warned_at")
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+        self._unwarned = 0
+        self._warned_at = -_WARN_EVERY
+
+    def add(self, dropped: int, **fields: object) -> None:
+        self._unwarned += dropped
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY:
+            self._warned_at = now
+            count, self._unwarned = self._unwarned, 0
+            logger.warning(self._message, {"count": count, **fields})
+
+
+class _Batches(Generic[ItemT]):
+    """Items queued from any thread (under ``_lock``) and taken in batches by
+    one consumer task, which a :func:`bell` in ``_waiter`` wakes; ``_bytes``
+    counts the bytes of the queued ``bytes`` items."""
+
+    __slots__ = ("_bytes", "_items", "_lock", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[ItemT] = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._waiter: Bell | None = None
+
+    def _taken(self, count: int) -> None:
+        """Called with the lock held when a batch of ``count`` was taken."""
+
+    async def take(self) -> list[ItemT]:
+        """The next items (at most :data:`BATCH`), waiting for one."""
+        while True:
+            with self._lock:
+                items = self._items
+                if items:
+                    if len(items) <= BATCH:
+                        batch = list(items)
+                        items.clear()
+                        self._bytes = 0
+                    else:
+                        batch = [items.popleft() for _ in range(BATCH)]
+                        self._bytes -= sum(
+                            len(item) for item in batch if isinstance(item, bytes)
+                        )
+                    self._taken(len(batch))
+                    return batch
+                waiter = self._waiter = bell()
+            try:
+                await waiter.wait()
+            finally:
+                with self._lock:
+                    if self._waiter is waiter:
+                        self._waiter = None
+
+
+class Outbox(_Batches[bytes]):
     """Encoded events waiting to be published, in send order.
 
     :meth:`put` runs in the sender's thread and never waits: it appends the
@@ -182,16 +247,11 @@ class Outbox:
     """
 
     __slots__ = (
-        "_bytes",
         "_down_warned",
         "_idle_waiters",
         "_in_flight",
-        "_items",
-        "_lock",
-        "_overflow_unwarned",
-        "_overflow_warned_at",
+        "_overflow",
         "_seq",
-        "_waiter",
         "is_open",
         "lost",
         "max_bytes",
@@ -199,17 +259,17 @@ class Outbox:
     )
 
     def __init__(self, max_bytes: int) -> None:
+        super().__init__()
         self.max_bytes = max_bytes
-        self._items: deque[bytes] = deque()
-        self._bytes = 0
         self._seq = 0
-        self._lock = threading.Lock()
-        self._waiter: Bell | None = None
         self._idle_waiters: list[Bell] = []
         self._in_flight = 0
         self._down_warned = False
-        self._overflow_unwarned = 0
-        self._overflow_warned_at = -_WARN_EVERY
+        self._overflow = _DropWarning(
+            "the outgoing buffer is full (max_buffer_bytes=%(max_bytes)d): "
+            "dropped the %(count)d oldest events not yet published "
+            "(%(lost)d lost in all)"
+        )
         self.is_open = False
         self.lost = 0
         self.published = 0
@@ -235,7 +295,7 @@ class Outbox:
         if waiter is not None:
             waiter.ring()
         if dropped > 0:
-            self._warn_overflow(dropped)
+            self._overflow.add(dropped, max_bytes=self.max_bytes, lost=self.lost)
         elif dropped < 0:
             self._warn_down()
 
@@ -249,42 +309,9 @@ class Outbox:
                 "Bridge.lost) until the bridge reconnects"
             )
 
-    def _warn_overflow(self, dropped: int) -> None:
-        self._overflow_unwarned += dropped
-        now = time.monotonic()
-        if now - self._overflow_warned_at >= _WARN_EVERY:
-            self._overflow_warned_at = now
-            count, self._overflow_unwarned = self._overflow_unwarned, 0
-            logger.warning(
-                "the outgoing buffer is full (max_buffer_bytes=%d): dropped the "
-                "%d oldest events not yet published (%d lost in all)",
-                self.max_bytes,
-                count,
-                self.lost,
-            )
-
-    async def take(self) -> list[bytes]:
-        """The next events to publish (at most :data:`BATCH`), waiting for one."""
-        while True:
-            with self._lock:
-                items = self._items
-                if items:
-                    if len(items) <= BATCH:
-                        batch = list(items)
-                        items.clear()
-                        self._bytes = 0
-                    else:
-                        batch = [items.popleft() for _ in range(BATCH)]
-                        self._bytes -= sum(map(len, batch))
-                    self._in_flight = len(batch)
-                    return batch
-                waiter = self._waiter = bell()
-            try:
-                await waiter.wait()
-            finally:
-                with self._lock:
-                    if self._waiter is waiter:
-                        self._waiter = None
+    def _taken(self, count: int) -> None:
+        # Lost, not published, if the connection closes before done().
+        self._in_flight = count
 
     def done(self) -> None:
         """The batch from :meth:`take` was handed to the broker."""
@@ -330,7 +357,7 @@ class Outbox:
             await waiter.wait()
 
 
-class Inbox:
+class Inbox(_Batches["bytes | Down | Up"]):
     """Messages from the broker, and connection changes, for the dispatcher.
 
     Bounded by ``max_bytes`` of messages: when the receivers cannot keep up,
@@ -339,26 +366,17 @@ class Inbox:
     itself (brokers echo them) are dropped on arrival, by their prefix.
     """
 
-    __slots__ = (
-        "_bytes",
-        "_echo",
-        "_items",
-        "_lock",
-        "_unwarned",
-        "_waiter",
-        "_warned_at",
-        "max_bytes",
-    )
+    __slots__ = ("_echo", "_overflow", "max_bytes")
 
     def __init__(self, max_bytes: int, echo_prefix: bytes) -> None:
+        super().__init__()
         self.max_bytes = max_bytes
         self._echo = echo_prefix
-        self._items: deque[bytes | Down | Up] = deque()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._waiter: Bell | None = None
-        self._unwarned = 0
-        self._warned_at = -_WARN_EVERY
+        self._overflow = _DropWarning(
+            "the incoming buffer is full (max_buffer_bytes=%(max_bytes)d): "
+            "receivers do not keep up, dropped the %(count)d oldest incoming "
+            "events"
+        )
 
     def deliver(self, message: bytes) -> bool:
         """Queue a message from the broker (any thread, never waits); return
@@ -381,7 +399,7 @@ class Inbox:
                     dropped += self._drop_oldest_message()
             waiter, self._waiter = self._waiter, None
         if dropped:
-            self._warn(dropped)
+            self._overflow.add(dropped, max_bytes=self.max_bytes)
         if waiter is None:
             return False
         waiter.ring()
@@ -395,43 +413,6 @@ class Inbox:
         assert type(message) is bytes
         self._bytes -= len(message)
         return 1
-
-    def _warn(self, dropped: int) -> None:
-        self._unwarned += dropped
-        now = time.monotonic()
-        if now - self._warned_at >= _WARN_EVERY:
-            self._warned_at = now
-            count, self._unwarned = self._unwarned, 0
-            logger.warning(
-                "the incoming buffer is full (max_buffer_bytes=%d): receivers "
-                "do not keep up, dropped the %d oldest incoming events",
-                self.max_bytes,
-                count,
-            )
-
-    async def take(self) -> list[bytes | Down | Up]:
-        """The next items (at most :data:`BATCH`), waiting for one."""
-        while True:
-            with self._lock:
-                items = self._items
-                if items:
-                    if len(items) <= BATCH:
-                        batch = list(items)
-                        items.clear()
-                        self._bytes = 0
-                    else:
-                        batch = [items.popleft() for _ in range(BATCH)]
-                        self._bytes -= sum(
-                            len(item) for item in batch if type(item) is bytes
-                        )
-                    return batch
-                waiter = self._waiter = bell()
-            try:
-                await waiter.wait()
-            finally:
-                with self._lock:
-                    if self._waiter is waiter:
-                        self._waiter = None
 
 
 class State:
