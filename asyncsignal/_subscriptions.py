@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "Event",
+    "NeverFull",
     "Overflow",
     "Subscriber",
     "Subscription",
@@ -85,6 +86,26 @@ class Subscriber(Protocol):
     async def put(self, event: Event) -> None: ...
 
     def put_blocking(self, event: Event) -> None: ...
+
+
+class NeverFull:
+    """A base for subscribers whose ``put_nowait`` takes every event: a send
+    never waits for them, so its waiting paths just hand the event over."""
+
+    __slots__ = ()
+
+    def put_nowait(self, event: Event) -> bool:
+        raise NotImplementedError
+
+    def is_full(self) -> bool:
+        return False
+
+    async def put(self, event: Event) -> None:  # pragma: no cover
+        # Never called: put_nowait never refuses an event.
+        self.put_nowait(event)
+
+    def put_blocking(self, event: Event) -> None:
+        self.put_nowait(event)
 
 
 class Subscription:

@@ -62,6 +62,7 @@ from ._broker_link import (
     serve,
 )
 from ._signal import AsyncSignal
+from ._subscriptions import NeverFull
 from ._tasks import asyncio_running
 
 if TYPE_CHECKING:
@@ -470,7 +471,7 @@ class Bridge:
         )
 
 
-class _Share:
+class _Share(NeverFull):
     """The subscriber a bridge registers on each signal it shares: it encodes
     every send into the outbox (the sender's thread, before any receiver runs)."""
 
@@ -511,17 +512,6 @@ class _Share:
             return True  # an incoming event's consequence: local only
         self._outbox.put(self._wire.encode(self._name, event.sender, event.kwargs))
         return True
-
-    def is_full(self) -> bool:
-        # A sync send in an event loop's thread asks: the bridge never waits.
-        return False
-
-    async def put(self, event: Event) -> None:  # pragma: no cover
-        # Called only when put_nowait refuses, which it never does.
-        self.put_nowait(event)
-
-    def put_blocking(self, event: Event) -> None:
-        self.put_nowait(event)
 
 
 def _check_size(name: str, value: object, minimum: int) -> None:

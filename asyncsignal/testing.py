@@ -15,6 +15,8 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, TypeVar
 
+from ._subscriptions import NeverFull
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
@@ -27,7 +29,7 @@ __all__ = ("capture", "connected_to", "muted")
 ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
 
 
-class _Recorder:
+class _Recorder(NeverFull):
     """A subscriber that appends every event to a list, never full."""
 
     __slots__ = ("_lock", "events", "sender")
@@ -41,16 +43,6 @@ class _Recorder:
         with self._lock:
             self.events.append(event)
         return True
-
-    def is_full(self) -> bool:
-        return False
-
-    async def put(self, event: Event) -> None:  # pragma: no cover
-        # Never called: put_nowait never refuses (it is never full).
-        self.put_nowait(event)
-
-    def put_blocking(self, event: Event) -> None:
-        self.put_nowait(event)
 
 
 @contextlib.contextmanager
