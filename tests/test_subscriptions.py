@@ -700,17 +700,6 @@ async def test_exiting_releases_asend_waiting_for_room() -> None:
     assert numbers(await remaining(events)) == [0]
 
 
-async def test_exiting_releases_a_thread_send_waiting_for_room() -> None:
-    signal = AsyncSignal()
-    async with signal.subscribe(max_buffer=1, overflow="block") as events:
-        signal.send(None, n=0)
-        sending = threading.Event()
-        thread = started(setting_first(sending, lambda: signal.send(None, n=1)))
-        assert await thread.blocks_after(sending)
-    await thread.finish()
-    assert numbers(await remaining(events)) == [0]
-
-
 async def test_asends_released_by_exit_are_counted_in_dropped() -> None:
     signal = AsyncSignal()
     with anyio.fail_after(5):
@@ -726,7 +715,9 @@ async def test_asends_released_by_exit_are_counted_in_dropped() -> None:
     assert events.dropped == 2
 
 
-async def test_thread_sends_released_by_exit_are_counted_in_dropped() -> None:
+async def test_exiting_releases_a_thread_send_waiting_for_room_counted_in_dropped() -> (
+    None
+):
     signal = AsyncSignal()
     async with signal.subscribe(max_buffer=1, overflow="block") as events:
         signal.send(None, n=0)
