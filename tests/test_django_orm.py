@@ -67,7 +67,8 @@ DEADLOCK_TIMEOUT = 2.0
 
 @pytest.fixture(scope="session")
 def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Set Django up with the test project, unless something else configured it."""
+    """Set Django up with the test project; fail if something else configured
+    it without the project."""
     from django.conf import settings
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
@@ -76,9 +77,12 @@ def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["ASYNCSIGNAL_DJANGO_DB"] = str(database)
     django.setup()
     if not apps.is_installed("django_project.shop"):
-        pytest.skip(
+        # Nothing in this suite configures Django otherwise: a run that did
+        # must not pass without these tests.
+        pytest.fail(
             "Django was configured before this module, without the test project "
-            f"({SETTINGS_MODULE}); run this module on its own"
+            f"({SETTINGS_MODULE}); run this module on its own",
+            pytrace=False,
         )
     call_command("migrate", verbosity=0)
     yield
