@@ -9,8 +9,8 @@ standard streams, one line each:
 - on ``go`` it sends ``order_placed`` SENDS times (``worker=NAME, n=0..``);
 - it prints ``done`` once its receiver has been called EXPECTED times (its own
   sends included), or after 60 s;
-- on ``stop`` it prints one JSON object, what its receiver got in order and
-  its bridge's counters, and exits.
+- on ``stop`` it closes its bridge, prints one JSON object, what its receiver
+  got in order and its bridge's counters, and exits.
 """
 
 from __future__ import annotations
@@ -49,13 +49,16 @@ async def main(url: str, name: str, sends: int, expected: int) -> None:
             await enough.wait()
         print("done", flush=True)
         await _expect("stop")
-        report = {
-            "got": got,
-            "published": bridge.published,
-            "received": bridge.received,
-            "lost": bridge.lost,
-            "missed": bridge.missed,
-        }
+    # Read once the bridge has closed: receiving every event does not mean the
+    # broker has acknowledged this worker's own (``published`` counts those),
+    # and leaving the block waits for that.
+    report = {
+        "got": got,
+        "published": bridge.published,
+        "received": bridge.received,
+        "lost": bridge.lost,
+        "missed": bridge.missed,
+    }
     print(json.dumps(report), flush=True)
 
 
