@@ -265,10 +265,15 @@ class AsyncSignal:
         event = Event(self, sender, MappingProxyType(named))
         publish_sync(self._subscriptions, event, method)
 
-    async def _publish(self, sender: object, named: dict[str, Any]) -> None:
+    async def _publish(
+        self,
+        sender: object,
+        named: dict[str, Any],
+        subscriptions: tuple[Subscriber, ...],
+    ) -> None:
         if named:
             _dispatch.check_named(named)
-        await publish(self._subscriptions, Event(self, sender, MappingProxyType(named)))
+        await publish(subscriptions, Event(self, sender, MappingProxyType(named)))
 
     def _subscribe(self, subscription: Subscriber) -> None:
         with _SUBSCRIBING:
@@ -393,8 +398,8 @@ class AsyncSignal:
         """
         if self._check_payload is not None:
             self._check_payload("asend", named)
-        if self._subscriptions:
-            await self._publish(sender, named)
+        if subscriptions := self._subscriptions:
+            await self._publish(sender, named, subscriptions)
         plan = self._plan_for(sender)
         if not plan.registrations:
             return []
@@ -421,10 +426,20 @@ class AsyncSignal:
         logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
         ``BaseException``\\s (cancellation included) propagate.
         """
+        return await self._asend_robust(sender, named, self._subscriptions)
+
+    async def _asend_robust(
+        self,
+        sender: object,
+        named: dict[str, Any],
+        subscriptions: tuple[Subscriber, ...],
+    ) -> Responses:
+        """:meth:`asend_robust`, offering the event to ``subscriptions`` (a
+        bridge delivering an incoming event leaves its own out)."""
         if self._check_payload is not None:
             self._check_payload("asend_robust", named)
-        if self._subscriptions:
-            await self._publish(sender, named)
+        if subscriptions:
+            await self._publish(sender, named, subscriptions)
         plan = self._plan_for(sender)
         if not plan.registrations:
             return []

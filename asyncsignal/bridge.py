@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ._broker_link import Broker
-    from ._subscriptions import Event
+    from ._subscriptions import Event, Subscriber
 
 __all__ = ("Bridge", "RemoteSender")
 
@@ -441,7 +441,7 @@ class Bridge:
         self._received += 1
         token = _delivering.set(self)
         try:
-            await signal.asend_robust(sender, **kwargs)
+            await signal._asend_robust(sender, kwargs, share.others())
         except Exception as error:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).
@@ -475,7 +475,7 @@ class _Share(NeverFull):
     """The subscriber a bridge registers on each signal it shares: it encodes
     every send into the outbox (the sender's thread, before any receiver runs)."""
 
-    __slots__ = ("_bridge", "_name", "_outbox", "_wire", "signal")
+    __slots__ = ("_bridge", "_name", "_others", "_outbox", "_seen", "_wire", "signal")
 
     #: Every send, whatever its sender.
     sender = None
@@ -486,6 +486,8 @@ class _Share(NeverFull):
         self._name = signal.name or ""
         self._outbox = bridge._outbox
         self._wire = bridge._wire
+        self._seen: tuple[Subscriber, ...] = ()
+        self._others: tuple[Subscriber, ...] = ()
 
     def check_free(self) -> None:
         """:raises RuntimeError: another running bridge shares the signal."""
@@ -495,6 +497,15 @@ class _Share(NeverFull):
                     f"{self.signal!r} is shared by {other._bridge!r} already: "
                     "a signal is shared by one running bridge at a time"
                 )
+
+    def others(self) -> tuple[Subscriber, ...]:
+        """The signal's subscriptions but this one, which incoming events skip
+        (the dispatcher's task only)."""
+        subscriptions = self.signal._subscriptions
+        if subscriptions is not self._seen:  # replaced on every change
+            self._seen = subscriptions
+            self._others = tuple(s for s in subscriptions if s is not self)
+        return self._others
 
     def subscribe(self) -> None:
         self.check_free()
