@@ -177,16 +177,23 @@ async def publish(command: dict[str, Any]) -> dict[str, Any]:
     sends = [(seq, True) for seq in range(command["warmup"])]
     sends += [(seq, False) for seq in range(command["count"])]
     interval = command["interval"]
-    times: dict[str, int] = {}
+    times: dict[str, Any] = {}
+    #: How long each measured send kept the sender waiting.
+    waits: list[float] = []
 
     async def paced(send: Any) -> None:
         for seq, warm in sends:
             if not warm and "start_ns" not in times:
                 times["start_ns"] = time.monotonic_ns()
-            await send(payload(seq, warm))
+            data = payload(seq, warm)
+            await send(data)
+            if not warm:
+                waits.append((time.monotonic_ns() - data["t"]) / 1000)
             if interval:
                 await anyio.sleep(interval)
         times["sent_ns"] = time.monotonic_ns()
+        waits.sort()
+        times["send_p50_us"] = waits[len(waits) // 2] if waits else float("nan")
 
     if family == "raw-redis":
         import redis.asyncio

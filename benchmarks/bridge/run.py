@@ -15,7 +15,10 @@ directory, created on the first run with pip.
 Per round, every contender in turn (the order rotates each round):
 
 - *paced*: ``--paced`` messages 2 ms apart; latency = receive time - send
-  time, over both subscribers (p50, p99);
+  time, over both subscribers (p50, p99); and how long each send kept the
+  publisher waiting (p50, *send µs*: a bridge's send returns once the event
+  is queued; redis.asyncio's publish, and so broadcaster's, waits for the
+  broker's reply; nats-py's is buffered);
 - *burst*: ``--burst`` messages as fast as the publisher goes; throughput =
   messages / (last arrival - first send), the slower subscriber's.
 
@@ -166,6 +169,7 @@ def measure(
         "p50_us": _percentile(latencies, 50),
         "p99_us": _percentile(latencies, 99),
         "rate": received / (span / 1e9) if received and span > 0 else 0.0,
+        "send_p50_us": sent["send_p50_us"],
         "lost": sent.get("lost", 0),
     }
 
@@ -286,6 +290,7 @@ def summarise(rounds: list[dict[str, Any]], contenders: list[str]) -> dict[str, 
         entry: dict[str, Any] = {
             "p50_us": statistics.median(p["p50_us"] for p in paced),
             "p99_us": statistics.median(p["p99_us"] for p in paced),
+            "send_p50_us": statistics.median(p["send_p50_us"] for p in paced),
             "rate": statistics.median(b["rate"] for b in burst),
             "delivered": all(
                 p["received"] == p["expected"] and b["received"] == b["expected"]
@@ -308,7 +313,7 @@ def summarise(rounds: list[dict[str, Any]], contenders: list[str]) -> dict[str, 
 def print_table(summary: dict[str, Any]) -> None:
     print(
         f"\n{'contender':20} {'p50 µs':>8} {'p99 µs':>8} {'msg/s':>9}"
-        f" {'p50 / floor':>12} {'rate / floor':>13}  delivered"
+        f" {'p50 / floor':>12} {'rate / floor':>13} {'send µs':>8}  delivered"
     )
     for contender, entry in summary.items():
         ratios = (
@@ -319,7 +324,7 @@ def print_table(summary: dict[str, Any]) -> None:
         delivered = "all" if entry["delivered"] else "NOT ALL"
         print(
             f"{contender:20} {entry['p50_us']:8.0f} {entry['p99_us']:8.0f}"
-            f" {entry['rate']:9.0f}{ratios}  {delivered}"
+            f" {entry['rate']:9.0f}{ratios} {entry['send_p50_us']:8.0f}  {delivered}"
         )
     for bridge, floor in (("bridge-redis", "raw-redis"), ("bridge-nats", "raw-nats")):
         if bridge in summary:
