@@ -309,6 +309,12 @@ async def test_a_hung_broker_is_noticed_and_never_holds_up_sends_or_exit(
             )
             await a.reach(b)
             down.clear()
+            # Every probe handed over or lost (an acknowledgement may still be
+            # on its way when the other side has the probe already).
+            await eventually(
+                lambda: a.bridge.published + a.bridge.lost == len(a.numbers("probe")),
+                "the probes to be acknowledged",
+            )
             sent_before = a.bridge.published + a.bridge.lost
             own_broker.pause()
             slowest = 0.0
