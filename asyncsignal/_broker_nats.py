@@ -154,11 +154,20 @@ class _NatsSession:
 
     async def subscribe(self, deliver: Callable[[bytes], bool], timeout: float) -> None:
         self._timeout = timeout
-        self._client.deliver = deliver
+        client = self._client
+        client.deliver = deliver
         # No callback: the client hands the messages to `deliver` itself.
-        await self._client.subscribe(self._subject)
-        # The PING/PONG round trip confirms the server has the subscription.
-        await self._client.flush(timeout)  # type: ignore[arg-type]
+        await client.subscribe(self._subject)
+        # A PING/PONG round trip then confirms the server has the subscription,
+        # but only once the SUB is on the wire: nats-py queues it for its
+        # flusher task, while flush() writes its PING at once. A PONG that
+        # overtook the SUB let other processes' next events miss this one.
+        # nats-py has no event for "written" (its _flush_pending(force_flush=
+        # True) would be one, but it swallows a cancellation), and the flusher
+        # runs within a loop iteration or two.
+        while client._pending:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        await client.flush(timeout)  # type: ignore[arg-type]
 
     async def publish(self, batch: list[bytes]) -> None:
         # Buffered by nats-py and written by its flusher task.
