@@ -19,6 +19,18 @@ An envelope is a JSON object, UTF-8, written in this key order::
 - ``kwargs``: the payload, as JSON. A value of a type registered with a codec
   is written ``{"$codec": name, "value": ...}``; a payload dict with exactly
   those two keys is therefore read as a codec value.
+- ``t`` and ``sig``, in signed envelopes only (``Bridge(secret=...)``): when
+  it was sent (milliseconds since the Unix epoch), and the HMAC-SHA256 of
+  every byte before ``,"sig":``, as 64 lowercase hex digits, in a fixed-size
+  trailer ``,"sig":"<hex>"}`` that is checked before anything is parsed.
+
+Every incoming message is untrusted: it is refused (:class:`Reject`) unless it
+is at most ``max_event_bytes`` long, nested at most :data:`MAX_DEPTH` deep,
+carries at most :data:`MAX_ARGUMENTS` payload arguments with names of at most
+:data:`MAX_NAME` characters, names a signal of at most :data:`MAX_NAME`
+characters, an ``origin`` of 32 lowercase hex digits, a ``seq`` from 1 to
+2**63 - 1 and ``"v": 1`` exactly. Sends are held to the same limits, so that
+what one process sends, the others accept.
 
 Nothing here unpickles, and no name that arrives is imported: a ``$ref`` is
 matched only against the senders the receiving process has connected
@@ -27,8 +39,11 @@ receivers for (see :func:`resolve_sender`).
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 import sys
+import time
 from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,6 +55,10 @@ if TYPE_CHECKING:
     from ._signal import AsyncSignal
 
 __all__ = (
+    "MAX_ARGUMENTS",
+    "MAX_DEPTH",
+    "MAX_NAME",
+    "MAX_SEQ",
     "VERSION",
     "Codec",
     "Envelope",
@@ -51,8 +70,25 @@ __all__ = (
 
 VERSION = 1
 
-#: Room for ``"seq":<up to 20 digits>}`` after an encoded body.
-SEQ_ROOM = len(b',"seq":') + 20 + 1
+#: How deep JSON arrays and objects may nest in an envelope (the envelope
+#: itself is level 1, ``kwargs`` level 2): parsing recurses once per level.
+MAX_DEPTH = 32
+#: Most payload arguments (keys of ``kwargs``) in one event.
+MAX_ARGUMENTS = 256
+#: Longest signal name and payload argument name, in characters.
+MAX_NAME = 256
+#: Largest ``seq``: an outbox numbers 2**63 - 1 events before it wraps.
+MAX_SEQ = 2**63 - 1
+
+#: Room for ``<up to 19 digits>}`` after an encoded body.
+SEQ_ROOM = 19 + 1
+#: A signed envelope ends with ``,"sig":"<64 hex digits>"}`` instead of ``}``.
+_SIG_HEAD = b',"sig":"'
+SIG_ROOM = len(_SIG_HEAD) + 64 + len(b'"}') - 1
+
+_IS_ORIGIN = re.compile(r"[0-9a-f]{32}").fullmatch
+#: JSON strings (skipped) and brackets, to measure nesting without parsing.
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 _SCALARS = (str, int, float, bool)
 
@@ -86,24 +122,57 @@ class RemoteSender(NamedTuple):
 
 
 class Envelope(NamedTuple):
-    """A decoded incoming event."""
+    """A decoded incoming event; ``sent_at`` (milliseconds since the epoch) is
+    ``None`` unless the envelope was signed."""
 
     origin: str
     seq: int
     signal: str
     sender: Any
     kwargs: dict[str, Any]
+    sent_at: int | None = None
+
+
+def keys_of(secret: object) -> tuple[bytes, ...]:
+    """The HMAC keys of ``Bridge(secret=...)``: the first signs, each verifies.
+
+    The error messages never show the secret, nor any part of it.
+
+    :raises TypeError: not a ``str``, ``bytes`` or a sequence of them.
+    :raises ValueError: an empty secret, or an empty sequence.
+    """
+    secrets = [secret] if isinstance(secret, (str, bytes)) else secret
+    if not isinstance(secrets, (list, tuple)):
+        raise TypeError(
+            "secret must be a str, bytes, or a list or tuple of them, got "
+            f"{type(secret).__name__}"
+        )
+    if not secrets:
+        raise ValueError("secret must list at least one secret, got an empty one")
+    keys = []
+    for position, each in enumerate(secrets):
+        where = "secret" if each is secret else f"secret[{position}]"
+        if not isinstance(each, (str, bytes)):
+            raise TypeError(
+                f"{where} must be a str or bytes, got {type(each).__name__}"
+            )
+        if not each:
+            raise ValueError(f"{where} is empty")
+        keys.append(each.encode() if isinstance(each, str) else bytes(each))
+    return tuple(keys)
 
 
 class Wire:
     """Encodes and decodes the envelopes of one bridge (thread-safe: encoding
-    runs in every sender's thread)."""
+    runs in every sender's thread); signs and verifies them when it has
+    ``keys``."""
 
     __slots__ = (
         "_by_name",
         "_by_type",
         "_dumps",
         "_head",
+        "_keys",
         "_loads_plain",
         "_loads_with_codecs",
         "echo_prefix",
@@ -111,8 +180,11 @@ class Wire:
         "origin",
     )
 
-    def __init__(self, origin: str, max_bytes: int) -> None:
+    def __init__(
+        self, origin: str, max_bytes: int, keys: tuple[bytes, ...] = ()
+    ) -> None:
         self.max_bytes = max_bytes
+        self._keys = keys
         self.rebase(origin)
         self._by_type: dict[type, Codec] = {}
         self._by_name: dict[str, Codec] = {}
@@ -168,32 +240,46 @@ class Wire:
         codec = self._by_name.get(name) if isinstance(name, str) else None
         if codec is None:
             raise Reject(
-                f"it holds a value of codec {name!r}, which this process has "
-                "not registered (Bridge.register_codec)"
+                f"it holds a value of codec {_short_repr(name)}, which this "
+                "process has not registered (Bridge.register_codec)"
             )
         try:
             return codec.decode(data["value"])
         except Exception as error:
             raise Reject(
-                f"codec {codec.name!r} could not decode {data['value']!r}: {error!r}"
+                f"codec {codec.name!r} could not decode "
+                f"{_short_repr(data['value'])}: {_short_repr(error)}"
             ) from error
 
     # -- encoding (the sender's thread) ----------------------------------------
 
     def encode(self, name: str, sender: object, kwargs: Mapping[str, Any]) -> bytes:
-        """The envelope of one send, without its ``seq`` (the outbox appends
-        it): bytes ending in ``,"seq":``.
+        """The envelope of one send, without its ``seq``: bytes ending in
+        ``"seq":``, which :meth:`finish` completes.
 
         :raises TypeError: the sender or a payload value cannot cross, or the
-            envelope would exceed :attr:`max_bytes`.
+            envelope would exceed :attr:`max_bytes` or the limits that
+            receiving processes hold incoming events to.
         """
+        if len(kwargs) > MAX_ARGUMENTS:
+            raise TypeError(
+                f"{_CANNOT_SHARE.format(name)}: it has {len(kwargs):,} payload "
+                f"arguments, over the {MAX_ARGUMENTS} an event may carry"
+            )
+        for key in kwargs:
+            if len(key) > MAX_NAME:
+                raise TypeError(
+                    f"{_CANNOT_SHARE.format(name)}: its payload argument "
+                    f"{_short_repr(key)} has a name over {MAX_NAME} characters"
+                )
         try:
             sender_json = "null" if sender is None else self._encode_sender(sender)
             kwargs_json = self._dumps(dict(kwargs)) if kwargs else "{}"
             name_json = self._dumps(name)
+            sent_at = f'"t":{time.time_ns() // 1_000_000},' if self._keys else ""
             body = (
                 f'{self._head}"signal":{name_json},"sender":{sender_json},'
-                f'"kwargs":{kwargs_json},"seq":'
+                f'"kwargs":{kwargs_json},{sent_at}"seq":'
             ).encode()
         except _CannotCross as error:
             raise TypeError(f"{_CANNOT_SHARE.format(name)}: {error}") from None
@@ -202,13 +288,27 @@ class Wire:
             raise TypeError(
                 f"{_CANNOT_SHARE.format(name)}: {self._explain(kwargs, error)}"
             ) from None
-        if len(body) + SEQ_ROOM > self.max_bytes:
+        size = len(body) + SEQ_ROOM + (SIG_ROOM if self._keys else 0)
+        if size > self.max_bytes:
             raise TypeError(
-                f"{_CANNOT_SHARE.format(name)}: its event is "
-                f"{len(body) + SEQ_ROOM:,} bytes encoded, over the bridge's "
-                f"max_event_bytes={self.max_bytes:,}"
+                f"{_CANNOT_SHARE.format(name)}: its event is {size:,} bytes "
+                f"encoded, over the bridge's max_event_bytes={self.max_bytes:,}"
+            )
+        if nesting_over(body, MAX_DEPTH):
+            raise TypeError(
+                f"{_CANNOT_SHARE.format(name)}: its payload nests lists and "
+                f"dicts over {MAX_DEPTH - 2} levels deep"
             )
         return body
+
+    def finish(self, body: bytes, seq: int) -> bytes:
+        """The message for ``body`` (from :meth:`encode`) numbered ``seq``:
+        signed with the first key, if there are keys."""
+        if not self._keys:
+            return body + b"%d}" % seq
+        data = body + b"%d" % seq
+        mac = hmac.digest(self._keys[0], data, "sha256").hex().encode()
+        return data + _SIG_HEAD + mac + b'"}'
 
     def _encode_sender(self, sender: object) -> str:
         kind = type(sender)
@@ -256,8 +356,22 @@ class Wire:
     # -- decoding (the bridge's dispatcher) -------------------------------------
 
     def decode(self, data: bytes) -> Envelope:
-        """:raises Reject: not an envelope of this version, or a codec value
-        this process cannot decode."""
+        """The event in ``data``, an untrusted message.
+
+        :raises Reject: for anything but a well-formed envelope of this
+            version within the limits (see the module's docstring), validly
+            signed if this wire has keys; or a codec value this process cannot
+            decode. Nothing else, whatever ``data`` holds.
+        """
+        if len(data) > self.max_bytes:
+            raise Reject(
+                f"it is {len(data):,} bytes long, over max_event_bytes="
+                f"{self.max_bytes:,}"
+            )
+        if self._keys:
+            self._verify(data)
+        if nesting_over(data, MAX_DEPTH):
+            raise Reject(f"it nests arrays and objects over {MAX_DEPTH} levels deep")
         try:
             loads = (
                 self._loads_with_codecs if b'"$codec"' in data else self._loads_plain
@@ -267,16 +381,19 @@ class Wire:
         except Reject:
             raise
         except ValueError as error:  # UnicodeDecodeError and JSONDecodeError too
-            raise Reject(f"it is not JSON: {error}") from None
+            raise Reject(f"it is not JSON: {_shorten(str(error))}") from None
+        except RecursionError:  # pragma: no cover - nesting_over() prevents it
+            raise Reject("it nests too deep to parse") from None
         if end != len(text) and not text[end:].isspace():
             raise Reject(f"it has data after its JSON document: {text[end:50]!r}")
         if type(envelope) is not dict:
             raise Reject("it is not a JSON object")
         version = envelope.get("v")
-        if version != VERSION:
+        if type(version) is not int or version != VERSION:
             raise Reject(
-                f"its format version is {version!r}; this process reads version "
-                f"{VERSION} (is another version of asyncsignal running?)"
+                f"its format version is {_short_repr(version)}; this process "
+                f"reads version {VERSION} (is another version of asyncsignal "
+                "running?)"
             )
         try:
             origin, seq = envelope["origin"], envelope["seq"]
@@ -294,7 +411,57 @@ class Wire:
             and type(kwargs) is dict
         ) or not ("signal" not in kwargs and "sender" not in kwargs):
             raise Reject("its fields have the wrong types or names")
-        return Envelope(origin, seq, name, sender, kwargs)
+        if not _IS_ORIGIN(origin):
+            raise Reject(f"its origin {_short_repr(origin)} is not 32 hex digits")
+        if not 1 <= seq <= MAX_SEQ:
+            raise Reject(f"its seq {_short_repr(seq)} is not from 1 to 2**63 - 1")
+        if len(name) > MAX_NAME:
+            raise Reject(f"its signal name is over {MAX_NAME} characters")
+        if len(kwargs) > MAX_ARGUMENTS:
+            raise Reject(f"it has over {MAX_ARGUMENTS} payload arguments")
+        if kwargs and max(map(len, kwargs)) > MAX_NAME:
+            raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
+        if not self._keys:
+            return Envelope(origin, seq, name, sender, kwargs)
+        sent_at = envelope.get("t")
+        if type(sent_at) is not int or sent_at < 0:
+            raise Reject("it is signed but has no valid time 't'")
+        return Envelope(origin, seq, name, sender, kwargs, sent_at)
+
+    def _verify(self, data: bytes) -> None:
+        """:raises Reject: ``data`` has no signature that one key makes."""
+        if not (len(data) > SIG_ROOM + 1 and data.endswith(b'"}')):
+            raise Reject("it is not signed")
+        split = len(data) - SIG_ROOM - 1
+        if data[split : split + len(_SIG_HEAD)] != _SIG_HEAD:
+            raise Reject("it is not signed")
+        signed, mac = data[:split], data[split + len(_SIG_HEAD) : -2]
+        valid = False
+        for key in self._keys:
+            expected = hmac.digest(key, signed, "sha256").hex().encode()
+            # Every key is tried, so the time taken does not tell which matched.
+            valid |= hmac.compare_digest(expected, mac)
+        if not valid:
+            raise Reject("its signature is not valid for this bridge's secret")
+
+
+def nesting_over(data: bytes, limit: int) -> bool:
+    """Whether JSON arrays and objects nest over ``limit`` levels in ``data``
+    (brackets inside strings do not count). Linear in ``len(data)``; an
+    envelope with no more than ``limit`` brackets at all is not even scanned.
+    """
+    if data.count(b"{") + data.count(b"[") <= limit:
+        return False
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(data):
+        token = match[0]
+        if token == b"[" or token == b"{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token == b"]" or token == b"}":
+            depth -= 1
+    return False
 
 
 class _CannotCross(Exception):
@@ -351,5 +518,8 @@ def _connected_senders(signal: AsyncSignal) -> tuple[object, ...]:
 
 
 def _short_repr(value: object) -> str:
-    text = repr(value) if not callable(value) else describe(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _shorten(repr(value) if not callable(value) else describe(value))
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

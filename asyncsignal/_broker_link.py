@@ -38,6 +38,7 @@ __all__ = (
     "BATCH",
     "Broker",
     "Down",
+    "DropWarning",
     "Inbox",
     "LoopTask",
     "Outbox",
@@ -171,9 +172,9 @@ class _TrioBell:
         await self._event.wait()
 
 
-class _DropWarning:
-    """A warning about dropped items, logged at most every
-    :data:`_WARN_EVERY` seconds, with the count dropped since the last one.
+class DropWarning:
+    """A warning about dropped or rejected items, logged at most every
+    :data:`_WARN_EVERY` seconds, with the count since the last one.
     ``message`` is a %-format with named fields: ``count`` and those given to
     :meth:`add`."""
 
@@ -248,6 +249,7 @@ class Outbox(_Batches[bytes]):
 
     __slots__ = (
         "_down_warned",
+        "_finish",
         "_idle_waiters",
         "_in_flight",
         "_overflow",
@@ -258,14 +260,15 @@ class Outbox(_Batches[bytes]):
         "published",
     )
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, finish: Callable[[bytes, int], bytes]) -> None:
         super().__init__()
         self.max_bytes = max_bytes
+        self._finish = finish
         self._seq = 0
         self._idle_waiters: list[Bell] = []
         self._in_flight = 0
         self._down_warned = False
-        self._overflow = _DropWarning(
+        self._overflow = DropWarning(
             "the outgoing buffer is full (max_buffer_bytes=%(max_bytes)d): "
             "dropped the %(count)d oldest events not yet published "
             "(%(lost)d lost in all)"
@@ -275,7 +278,8 @@ class Outbox(_Batches[bytes]):
         self.published = 0
 
     def put(self, body: bytes) -> None:
-        """Queue one event (``body`` ends with ``"seq":``); any thread."""
+        """Queue one event (``body`` ends with ``"seq":``; ``finish(body, seq)``
+        makes the message); any thread."""
         with self._lock:
             self._seq += 1
             if not self.is_open:
@@ -283,7 +287,7 @@ class Outbox(_Batches[bytes]):
                 waiter = None
                 dropped = -1
             else:
-                data = body + b"%d}" % self._seq
+                data = self._finish(body, self._seq)
                 self._items.append(data)
                 self._bytes += len(data)
                 dropped = 0
@@ -372,7 +376,7 @@ class Inbox(_Batches["bytes | Down | Up"]):
         super().__init__()
         self.max_bytes = max_bytes
         self._echo = echo_prefix
-        self._overflow = _DropWarning(
+        self._overflow = DropWarning(
             "the incoming buffer is full (max_buffer_bytes=%(max_bytes)d): "
             "receivers do not keep up, dropped the %(count)d oldest incoming "
             "events"

@@ -34,12 +34,17 @@ it. Delivery is **at most once** (broker pub/sub):
   applications can resynchronise.
 
 Events cross as JSON (see ``asyncsignal/_broker_envelope.py`` for the
-envelope): never pickled, and no name that arrives is ever imported.
+envelope): never pickled, and no name that arrives is ever imported. Every
+incoming message is untrusted input: bounded in size and nesting, checked
+field by field, signed and verified when the bridge has a ``secret``; one
+that fails is counted in :attr:`Bridge.rejected`, logged, and the next is
+delivered as usual.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 from contextvars import ContextVar
 from functools import partial
@@ -49,9 +54,18 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import anyio.lowlevel
 
-from ._broker_envelope import Codec, Reject, RemoteSender, Wire, resolve_sender
+from ._broker_envelope import (
+    MAX_NAME,
+    Codec,
+    Reject,
+    RemoteSender,
+    Wire,
+    keys_of,
+    resolve_sender,
+)
 from ._broker_link import (
     Down,
+    DropWarning,
     Inbox,
     LoopTask,
     Outbox,
@@ -61,17 +75,21 @@ from ._broker_link import (
     logger,
     serve,
 )
+from ._broker_origins import Origins
 from ._signal import AsyncSignal
 from ._subscriptions import NeverFull
 from ._tasks import asyncio_running
 
+if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
+    from exceptiongroup import BaseExceptionGroup
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from typing_extensions import Self
 
-    from ._broker_link import Broker
+    from ._broker_link import Broker, Up
     from ._subscriptions import Event, Subscriber
 
 __all__ = ("Bridge", "RemoteSender")
@@ -91,8 +109,11 @@ _SCHEMES = {
     "memory": "memory",
 }
 
-#: Origins whose last sequence number is remembered, to count missed events.
-_ORIGINS_KEPT = 1024
+#: Seconds a signed event is accepted for after it was sent (see Origins).
+SIGNED_MAX_AGE = 300.0
+
+#: How much of a rejected message's reason and bytes a log line shows.
+_REASON_SHOWN, _BYTES_SHOWN = 300, 100
 
 
 class Bridge:
@@ -112,6 +133,15 @@ class Bridge:
     :param timeout: seconds for connecting and for a round trip to the broker;
         a broker that takes longer counts as lost. Idle connections are
         checked this often.
+    :param secret: authenticate events: a ``str`` or ``bytes``, or a list or
+        tuple of them. Every envelope is then signed with the first
+        (HMAC-SHA256 over its exact bytes) and accepted only if one of them
+        verifies it, so a key rotates without downtime (list the new one
+        second, then first everywhere, then drop the old one). An envelope
+        without a valid signature is rejected before it is parsed, and so is
+        a replay: an event this process has delivered, or one sent over
+        :data:`SIGNED_MAX_AGE` seconds ago. The secret never appears in
+        ``repr``, logs or errors.
 
     Works on asyncio, uvloop and trio. On trio, the broker's client (an asyncio
     library) runs on an asyncio event loop in a helper thread; receivers still
@@ -132,6 +162,7 @@ class Bridge:
         max_event_bytes: int = 256 * 1024,
         max_buffer_bytes: int = 16 * 1024 * 1024,
         timeout: float = 5.0,
+        secret: str | bytes | Sequence[str | bytes] | None = None,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, got {type(url).__name__} {url!r}")
@@ -172,13 +203,24 @@ class Bridge:
         self.reconnected: AsyncSignal = AsyncSignal(
             ["lost", "downtime"], name="Bridge.reconnected"
         )
-        self._wire = Wire(uuid.uuid4().hex, max_event_bytes)
+        keys = () if secret is None else keys_of(secret)
+        self._wire = Wire(uuid.uuid4().hex, max_event_bytes, keys)
         self._shares: dict[str, _Share] = {}
-        self._outbox = Outbox(max_buffer_bytes)
+        self._outbox = Outbox(max_buffer_bytes, self._wire.finish)
         self._state = State()
         self._running: tuple[Runner, LoopTask] | None = None
-        self._last_seq: dict[str, int] = {}
-        self._received = self._missed = self._rejected = 0
+        self._origins = Origins(SIGNED_MAX_AGE if keys else None)
+        self._received = self._rejected = 0
+        self._rejections = DropWarning(
+            "bridge %(url)s rejected %(count)d incoming message(s); the last "
+            "because %(reason)s; it began %(head)r"
+        )
+        #: The scope of the ``async with`` block (a new one each run, made
+        #: before the dispatcher starts: a scope needs a running backend),
+        #: cancelled when a receiver of an incoming event raises
+        #: KeyboardInterrupt or SystemExit, which is kept in ``_interrupt``.
+        self._block: anyio.CancelScope
+        self._interrupt: BaseException | None = None
 
     def __repr__(self) -> str:
         state = (
@@ -217,6 +259,11 @@ class Bridge:
                     f"share() needs signals with a name, unique in the "
                     f"application: {signal!r} has none; create it with "
                     "AsyncSignal(name=...)"
+                )
+            if len(name) > MAX_NAME:
+                raise ValueError(
+                    f"share() takes signals named in at most {MAX_NAME} "
+                    f"characters, got one of {len(name):,}"
                 )
             existing = self._shares.get(name)
             if existing is not None:
@@ -259,8 +306,9 @@ class Bridge:
 
     @property
     def connected(self) -> bool:
-        """Whether the bridge is connected to the broker now."""
-        return self._state.connected
+        """Whether the bridge is connected to the broker now (and delivering:
+        never once a receiver's ``KeyboardInterrupt`` stopped it)."""
+        return self._state.connected and self._interrupt is None
 
     @property
     def published(self) -> int:
@@ -283,13 +331,16 @@ class Bridge:
     def missed(self) -> int:
         """Events of other processes known not to have arrived here (gaps in
         their sequence numbers)."""
-        return self._missed
+        return self._origins.missed
 
     @property
     def rejected(self) -> int:
-        """Incoming messages that could not be delivered (not an envelope of
-        this version, an unknown codec, a payload the signal refuses);
-        each is logged."""
+        """Incoming messages that were not delivered: over ``max_event_bytes``
+        or the other limits of the envelope, not an envelope of this version,
+        not validly signed (with ``secret``), a repeat or a replay of an
+        event delivered already, an unknown codec, a payload the signal
+        refuses. Logged at most every 5 seconds as a warning (each one at
+        debug level), with the reason and the message's first bytes."""
         return self._rejected
 
     # -- running ------------------------------------------------------------------
@@ -331,6 +382,8 @@ class Bridge:
             # loop of their own in a helper thread.
             in_thread=not asyncio_running(),
         )
+        # Made now, so that the dispatcher can cancel it: entered once started.
+        self._block, self._interrupt = anyio.CancelScope(), None
         dispatcher = LoopTask(partial(self._dispatch, inbox))
         dispatcher.start()
         runner.start()
@@ -345,6 +398,8 @@ class Bridge:
             await self._shut_down(runner, dispatcher)
             raise
         self._running = (runner, dispatcher)
+        # Left by __aexit__: it spans the block.
+        self._block.__enter__()
         return self
 
     async def __aexit__(
@@ -356,9 +411,16 @@ class Bridge:
         """Stop sharing, publish what is still queued (when the block ended
         normally and the broker is connected; at most ``timeout`` seconds),
         then disconnect. Incoming events not yet delivered are dropped.
-        Exceptions of the block propagate unchanged."""
+        Exceptions of the block propagate unchanged.
+
+        :raises KeyboardInterrupt: (or ``SystemExit``, or a group of them) what
+            a receiver of an incoming event raised: it cancelled the block.
+        """
         running, self._running = self._running, None
         assert running is not None, "__aexit__ without __aenter__"
+        # True if the block ended by the cancellation an interrupt caused.
+        if self._block.__exit__(exc_type, exc, tb):
+            exc_type = exc = None
         self._unsubscribe_all()
         try:
             if exc_type is None and self.connected:
@@ -366,6 +428,8 @@ class Bridge:
                     await self._outbox.wait_idle()
         finally:
             await self._shut_down(*running)
+        if self._interrupt is not None:
+            raise self._interrupt from exc
 
     def _make_broker(self) -> Broker:
         kind = self._kind
@@ -407,31 +471,57 @@ class Bridge:
     # -- incoming events ----------------------------------------------------------
 
     async def _dispatch(self, inbox: Inbox) -> None:
+        """Deliver incoming events and connection changes, in order, until
+        cancelled; nothing that arrives or that a receiver raises ends it,
+        but ``KeyboardInterrupt`` and ``SystemExit``: they end the block."""
+        cancelled = anyio.get_cancelled_exc_class()
         while True:
             for item in await inbox.take():
-                if isinstance(item, bytes):
-                    await self._deliver(item)
-                elif isinstance(item, Down):
-                    await self.disconnected.asend_robust(self, error=item.error)
-                else:
-                    await self.reconnected.asend_robust(
-                        self, lost=item.lost, downtime=item.downtime
-                    )
+                try:
+                    await self._handle(item)
+                except cancelled:
+                    raise  # the bridge is stopping
+                except BaseException as error:
+                    if not _interrupts(error):
+                        # asend_robust logged an Exception; this is another
+                        # BaseException (GeneratorExit, a custom one).
+                        logger.error(
+                            "bridge %s: a receiver of an incoming event raised "
+                            "%s; delivery goes on",
+                            _redact(self.url),
+                            type(error).__name__,
+                            exc_info=error,
+                        )
+                        continue
+                    # As it would leave a local asend: out of the block.
+                    self._interrupt = error
+                    self._block.cancel()  # nothing if the block has ended
+                    return
             # Receivers that never suspend must not starve the event loop; and
             # meanwhile the broker's reader fills the next batch.
             await anyio.lowlevel.checkpoint()
 
+    async def _handle(self, item: bytes | Down | Up) -> None:
+        if isinstance(item, bytes):
+            await self._deliver(item)
+        elif isinstance(item, Down):
+            await self.disconnected.asend_robust(self, error=item.error)
+        else:
+            await self.reconnected.asend_robust(
+                self, lost=item.lost, downtime=item.downtime
+            )
+
     async def _deliver(self, data: bytes) -> None:
         try:
-            origin, seq, name, sender, kwargs = self._wire.decode(data)
+            envelope = self._wire.decode(data)
+            self._origins.admit(envelope)
         except Reject as error:
             self._reject(error, data)
             return
-        self._count(origin, seq)
-        share = self._shares.get(name)
+        share = self._shares.get(envelope.signal)
         if share is None:
             return  # a signal that this process does not share
-        signal = share.signal
+        signal, sender = share.signal, envelope.sender
         if sender is not None:
             try:
                 sender = resolve_sender(signal, sender)
@@ -441,7 +531,7 @@ class Bridge:
         self._received += 1
         token = _delivering.set(self)
         try:
-            await signal._asend_robust(sender, kwargs, share.others())
+            await signal._asend_robust(sender, envelope.kwargs, share.others())
         except Exception as error:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).
@@ -449,26 +539,14 @@ class Bridge:
         finally:
             _delivering.reset(token)
 
-    def _count(self, origin: str, seq: int) -> None:
-        last_seq = self._last_seq
-        last = last_seq.pop(origin, None)
-        if last is not None:
-            if seq > last + 1:
-                self._missed += seq - last - 1
-            elif seq <= last:  # late, or repeated: a gap counted already
-                seq = last
-        last_seq[origin] = seq  # last in the dict: the most recently heard
-        if len(last_seq) > _ORIGINS_KEPT:
-            del last_seq[next(iter(last_seq))]
-
     def _reject(self, error: Exception, data: bytes) -> None:
         self._rejected += 1
-        logger.warning(
-            "bridge %s dropped an incoming message: %s; the message began %r",
-            _redact(self.url),
-            error,
-            data[:200],
-        )
+        url, head = _redact(self.url), data[:_BYTES_SHOWN]
+        reason = str(error)
+        if len(reason) > _REASON_SHOWN:
+            reason = reason[: _REASON_SHOWN - 3] + "..."
+        logger.debug("bridge %s rejected %r: %s", url, head, reason)
+        self._rejections.add(1, url=url, reason=reason, head=head)
 
 
 class _Share(NeverFull):
@@ -523,6 +601,14 @@ class _Share(NeverFull):
             return True  # an incoming event's consequence: local only
         self._outbox.put(self._wire.encode(self._name, event.sender, event.kwargs))
         return True
+
+
+def _interrupts(error: BaseException) -> bool:
+    """Whether ``error`` is (or a group holds) a ``KeyboardInterrupt`` or a
+    ``SystemExit``."""
+    if isinstance(error, BaseExceptionGroup):
+        return any(map(_interrupts, error.exceptions))
+    return isinstance(error, (KeyboardInterrupt, SystemExit))
 
 
 def _check_size(name: str, value: object, minimum: int) -> None:

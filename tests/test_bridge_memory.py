@@ -3,6 +3,7 @@ crosses and what does not, buffers, configuration."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -425,6 +426,7 @@ async def test_an_event_whose_codec_the_receiving_process_lacks_is_rejected(
     b.bridge.register_codec(
         Money, lambda m: m.cents, lambda data: Money(int(data)), name="decimal:Decimal"
     )
+    caplog.set_level(logging.DEBUG, "asyncsignal.bridge")  # each rejection
     async with a.bridge, b.bridge:
         await a.order_placed.asend(None, total=Decimal("1.5"))  # b's codec fails
         a.bridge.register_codec(Euros, lambda m: m.cents, Euros)
@@ -470,6 +472,26 @@ async def test_a_typed_signal_refuses_a_payload_its_prototype_does_not_declare(
         await eventually(lambda: got == [1], "the typed receiver")
     assert b.rejected == 1
     assert "missing the payload argument(s) 'n'" in caplog.text
+
+
+async def test_a_long_reason_for_a_rejection_is_logged_shortened(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @asyncsignal.define
+    def order_placed(sender: object, *, n: int) -> None:
+        """The typed declaration, in the receiving process."""
+
+    url = memory_url()
+    a, b = Peer(url), Bridge(url)
+    b.share(order_placed)
+    long_name = "k" * 256  # the longest an argument may be named
+    caplog.set_level(logging.DEBUG, "asyncsignal.bridge")
+    async with a.bridge, b:
+        await a.order_placed.asend(None, n=1, **{long_name: 1, "j" + long_name[1:]: 2})
+        await eventually(lambda: b.rejected == 1, "the rejection")
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(record.getMessage()) < 600
+    assert "...; it began" in record.getMessage()
 
 
 # -- buffers -----------------------------------------------------------------------
@@ -587,6 +609,9 @@ def test_share_checks_its_signals() -> None:
         bridge.share(AsyncSignal())
     with pytest.raises(TypeError, match="share\\(\\) takes signals, got str 'x'"):
         bridge.share("x")  # type: ignore[arg-type]
+    # Other processes would refuse its events: refused here first.
+    with pytest.raises(ValueError, match="named in at most 256 characters, got"):
+        bridge.share(AsyncSignal(name="n" * 257))
     # Nothing was shared by the refused calls.
     assert repr(bridge).endswith("1 shared signals>")
 

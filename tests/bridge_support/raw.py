@@ -5,6 +5,7 @@ misbehaving or foreign process would. Blocking: call it in a worker thread
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +16,18 @@ if TYPE_CHECKING:
     from bridge_support.servers import Server
 
 
+def origin_id(name: str) -> str:
+    """The origin (32 hex digits) a raw test message from ``name`` carries."""
+    return hashlib.md5(name.encode()).hexdigest()
+
+
 def envelope(origin: str, number: int, /, **fields: Any) -> bytes:
-    """A well-formed envelope of ``order_placed`` (``seq`` and ``n`` are
+    """A well-formed envelope of ``order_placed`` from :func:`origin_id`
+    ``(origin)``, whose payload names ``origin`` (``seq`` and ``n`` are
     ``number``); ``fields`` override."""
     data: dict[str, Any] = {
         "v": 1,
-        "origin": origin,
+        "origin": origin_id(origin),
         "signal": "order_placed",
         "sender": None,
         "kwargs": {"origin": origin, "n": number},

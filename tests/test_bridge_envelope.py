@@ -1,0 +1,384 @@
+"""The bridge's envelope and origin table, without a server: every incoming
+message is untrusted, so decoding either returns an event or raises
+``Reject``, never anything else, within the limits, in bounded time."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from asyncsignal._broker_envelope import (
+    MAX_ARGUMENTS,
+    MAX_DEPTH,
+    MAX_NAME,
+    MAX_SEQ,
+    Codec,
+    Envelope,
+    Reject,
+    Wire,
+    keys_of,
+    nesting_over,
+)
+from asyncsignal._broker_origins import CAPACITY, Origins
+
+ORIGIN = "0123456789abcdef" * 2
+OTHER = "fedcba9876543210" * 2
+MAX_BYTES = 256 * 1024
+
+
+def message(wire: Wire, seq: int = 1, /, **kwargs: Any) -> bytes:
+    """What a bridge with ``wire`` publishes for one send of ``order_placed``."""
+    return wire.finish(wire.encode("order_placed", None, kwargs), seq)
+
+
+def raw(**fields: Any) -> bytes:
+    data: dict[str, Any] = {
+        "v": 1,
+        "origin": OTHER,
+        "signal": "s",
+        "sender": None,
+        "kwargs": {},
+        "seq": 1,
+    }
+    data.update(fields)
+    return json.dumps(data).encode()
+
+
+def nested(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_message_of_another_bridge_decodes_to_its_event() -> None:
+    sent = message(Wire(ORIGIN, MAX_BYTES), 7, order_id=3)
+    event = Wire(OTHER, MAX_BYTES).decode(sent)
+    assert event == Envelope(ORIGIN, 7, "order_placed", None, {"order_id": 3})
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"x" * (MAX_BYTES + 1), "it is 262,145 bytes long, over max_event_bytes"),
+        (raw(kwargs={"a": nested(MAX_DEPTH)}), "nests arrays and objects over 32"),
+        (b"[" * 5000 + b"]" * 5000, "nests arrays and objects over 32 levels"),
+        (raw(v=True), "its format version is True"),
+        (raw(v=1.0), "its format version is 1.0"),
+        (raw(v="1" * 1000), "its format version is '1111111111"),
+        (raw(origin="x" * 100_000), "its origin 'xxxxxxx"),
+        (raw(origin=ORIGIN.upper()), "is not 32 hex digits"),
+        (raw(origin=ORIGIN + "0"), "is not 32 hex digits"),
+        (raw(seq=0), "its seq 0 is not from 1 to 2**63 - 1"),
+        (raw(seq=-1), "its seq -1 is not"),
+        (raw(seq=MAX_SEQ + 1), "its seq 9223372036854775808 is not"),
+        (b'{"v":1,"seq":1' + b"0" * 300 + b"}", "has no 'origin' field"),
+        (b'{"v":1,"seq":1' + b"0" * 5000 + b"}", "it is not JSON: Exceeds the limit"),
+        (raw(signal="s" * (MAX_NAME + 1)), "its signal name is over 256 characters"),
+        (
+            raw(kwargs={str(i): i for i in range(MAX_ARGUMENTS + 1)}),
+            "it has over 256 payload arguments",
+        ),
+        (raw(kwargs={"k" * (MAX_NAME + 1): 1}), "a payload argument's name is over"),
+        (raw(kwargs={"x": {"$codec": "n" * 10_000, "value": 1}}), "of codec 'nnnn"),
+    ],
+)
+def test_what_breaks_a_limit_is_rejected_with_a_short_reason(
+    data: bytes, reason: str
+) -> None:
+    with pytest.raises(Reject) as rejected:
+        Wire(ORIGIN, MAX_BYTES).decode(data)
+    assert reason in str(rejected.value)
+    assert len(str(rejected.value)) < 300
+
+
+def test_the_limits_hold_exactly_at_their_bounds() -> None:
+    wire = Wire(ORIGIN, MAX_BYTES)
+    deepest = raw(kwargs={"a": nested(MAX_DEPTH - 2)})  # in the envelope, kwargs
+    assert not nesting_over(deepest, MAX_DEPTH)
+    assert wire.decode(deepest).kwargs["a"] == nested(MAX_DEPTH - 2)
+    widest = raw(
+        signal="s" * MAX_NAME,
+        seq=MAX_SEQ,
+        kwargs={f"{i:0{MAX_NAME}}": i for i in range(MAX_ARGUMENTS)},
+    )
+    assert len(wire.decode(widest).kwargs) == MAX_ARGUMENTS
+    assert wire.decode(raw() + b" " * (MAX_BYTES - len(raw()))).seq == 1
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    quoted = json.dumps({"a": "[" * 100 + '\\"{' * 100}).encode()
+    assert not nesting_over(quoted, 2)
+    assert nesting_over(b'{"a":[[1]]}', 2)
+    assert not nesting_over(b'{"a":[[1]]}', 3)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+    )
+)
+def test_nesting_is_measured_as_json_parses_it(value: Any) -> None:
+    def depth(item: Any) -> int:
+        if isinstance(item, list):
+            return 1 + max(map(depth, item), default=0)
+        if isinstance(item, dict):
+            return 1 + max(map(depth, item.values()), default=0)
+        return 0
+
+    data = json.dumps(value).encode()
+    actual = depth(value)
+    assert not nesting_over(data, actual)
+    assert nesting_over(data, actual - 1) == (actual > 0)
+
+
+def test_sends_are_held_to_the_limits_receivers_enforce() -> None:
+    wire = Wire(ORIGIN, MAX_BYTES)
+    with pytest.raises(TypeError, match="nests lists and dicts over 30 levels"):
+        wire.encode("s", None, {"a": nested(MAX_DEPTH - 1)})
+    assert wire.encode("s", None, {"a": nested(MAX_DEPTH - 2)})
+    with pytest.raises(TypeError, match="it has 257 payload arguments, over the 256"):
+        wire.encode("s", None, {str(i): i for i in range(MAX_ARGUMENTS + 1)})
+    with pytest.raises(TypeError, match="has a name over 256 characters"):
+        wire.encode("s", None, {"k" * (MAX_NAME + 1): 1})
+
+
+# -- signing -----------------------------------------------------------------------
+
+
+def test_a_signed_message_verifies_with_any_listed_key_and_no_other() -> None:
+    sent = message(Wire(ORIGIN, MAX_BYTES, keys_of("new")), order_id=1)
+    assert sent.endswith(b'"}')
+    assert re.search(rb',"t":\d{13},"seq":1,"sig":"[0-9a-f]{64}"}$', sent)
+    rotating = Wire(OTHER, MAX_BYTES, keys_of(["old", b"new"]))
+    event = rotating.decode(sent)
+    assert event.kwargs == {"order_id": 1}
+    assert event.sent_at is not None
+    assert abs(event.sent_at / 1000 - time.time()) < 60
+    # The unsigned read it too: the signature is one more field.
+    assert Wire(OTHER, MAX_BYTES).decode(sent).kwargs == {"order_id": 1}
+    with pytest.raises(Reject, match="its signature is not valid"):
+        Wire(OTHER, MAX_BYTES, keys_of("old")).decode(sent)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda data: data.replace(b'"order_id":1', b'"order_id":2'),
+        lambda data: data.replace(b'"seq":1', b'"seq":2'),
+        lambda data: data[:-10] + b"0" * 8 + data[-2:],
+        lambda data: data[:-2] + b'","x":1}',
+        lambda data: data[: data.rindex(b',"sig"')] + b"}",
+        lambda data: b" " + data,
+    ],
+)
+def test_a_tampered_or_unsigned_message_is_rejected_before_it_is_parsed(
+    tamper: Any,
+) -> None:
+    sent = message(Wire(ORIGIN, MAX_BYTES, keys_of("k")), order_id=1)
+    with pytest.raises(Reject, match=r"it is not signed|its signature is not valid"):
+        Wire(OTHER, MAX_BYTES, keys_of("k")).decode(tamper(sent))
+
+
+def test_a_signed_bridge_rejects_unsigned_and_timeless_messages() -> None:
+    wire = Wire(OTHER, MAX_BYTES, keys_of("k"))
+    for data in (message(Wire(ORIGIN, MAX_BYTES)), b"{}", b'"}', b""):
+        with pytest.raises(Reject, match="it is not signed"):
+            wire.decode(data)
+    # Signed with the right key, but without a time (hand-made).
+    signer = Wire(ORIGIN, MAX_BYTES, keys_of("k"))
+    body = b'{"v":1,"origin":"%s","signal":"s","sender":null,"kwargs":{},"t":-5,"seq":'
+    with pytest.raises(Reject, match="it is signed but has no valid time"):
+        wire.decode(signer.finish(body % ORIGIN.encode(), 1))
+
+
+def test_the_signature_counts_towards_max_event_bytes() -> None:
+    kwargs = {"pad": "x" * 100}
+    size = len(message(Wire(ORIGIN, 10_000, keys_of("k")), 1, **kwargs))
+    fits = Wire(ORIGIN, size + 18, keys_of("k"))  # room for a 19-digit seq
+    assert len(message(fits, MAX_SEQ, **kwargs)) <= size + 18
+    with pytest.raises(TypeError, match="over the bridge's max_event_bytes"):
+        Wire(ORIGIN, size + 17, keys_of("k")).encode("order_placed", None, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("secret", "error", "text"),
+    [
+        (
+            7,
+            TypeError,
+            "secret must be a str, bytes, or a list or tuple of them, got int",
+        ),
+        (bytearray(b"hunter2"), TypeError, "got bytearray"),
+        ({"hunter2"}, TypeError, "got set"),
+        ("", ValueError, "secret is empty"),
+        (b"", ValueError, "secret is empty"),
+        ([], ValueError, "at least one secret"),
+        (["hunter2", 3], TypeError, "secret[1] must be a str or bytes, got int"),
+        (("hunter2", ""), ValueError, "secret[1] is empty"),
+    ],
+)
+def test_a_bad_secret_is_refused_without_showing_it(
+    secret: object, error: type[Exception], text: str
+) -> None:
+    with pytest.raises(error) as refused:
+        keys_of(secret)
+    assert str(refused.value).startswith(text) or text in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+# -- the origin table ----------------------------------------------------------------
+
+
+def event(origin: str, seq: int, sent_at: int | None = None) -> Envelope:
+    return Envelope(origin, seq, "s", None, {}, sent_at)
+
+
+def test_gaps_are_missed_and_repeats_or_late_events_rejected() -> None:
+    origins = Origins()
+    for seq in (1, 2, 6):
+        origins.admit(event(ORIGIN, seq))
+    assert origins.missed == 3
+    for seq in (6, 4, 1):
+        with pytest.raises(Reject, match="its origin sent seq 6 already"):
+            origins.admit(event(ORIGIN, seq))
+    origins.admit(event(OTHER, 5))  # a new origin: no gap known
+    assert origins.missed == 3
+
+
+def test_the_table_is_bounded_and_forgets_the_least_recently_heard() -> None:
+    origins = Origins()
+    origins.admit(event(ORIGIN, 1))
+    for n in range(CAPACITY):
+        origins.admit(event(f"{n:032x}", 1))
+        if n == CAPACITY // 2:
+            origins.admit(event(ORIGIN, 2))  # heard again: kept
+    assert len(origins._last) == CAPACITY
+    with pytest.raises(Reject, match="sent seq 2 already"):
+        origins.admit(event(ORIGIN, 2))
+    # The first of the others was forgotten: unsigned, it reads as new.
+    origins.admit(event(f"{0:032x}", 1))
+
+
+def test_signed_events_are_refused_when_old_or_possibly_replayed() -> None:
+    now = time.time_ns() // 1_000_000
+    origins = Origins(max_age=300.0)
+    with pytest.raises(Reject, match=r"it was sent 301 s ago, over the 300 s"):
+        origins.admit(event(ORIGIN, 1, now - 301_000))
+    origins.admit(event(ORIGIN, 1, now - 10_000))
+    for n in range(CAPACITY):
+        origins.admit(event(f"{n:032x}", 1, now))
+    # ORIGIN was forgotten: its replay is no newer than what was forgotten.
+    with pytest.raises(Reject, match="may be a replay"):
+        origins.admit(event(ORIGIN, 1, now - 10_000))
+    origins.admit(event(OTHER, 1, now + 1))
+
+
+# -- fuzzing: decode returns an event or raises Reject, nothing else ------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+envelopes = st.fixed_dictionaries(
+    {},
+    optional={
+        "v": st.sampled_from([1, 2, True, 1.0, "1", None]),
+        "origin": st.sampled_from([ORIGIN, OTHER, "", "x", ORIGIN.upper()])
+        | st.text(max_size=40),
+        "signal": st.sampled_from(["order_placed", ""]) | st.text(max_size=300),
+        "sender": json_values
+        | st.sampled_from([{"$ref": "os:system"}, {"$ref": 1}, [1]]),
+        "kwargs": st.dictionaries(st.text(max_size=10), json_values, max_size=6)
+        | json_values,
+        "seq": st.integers() | st.sampled_from([0, MAX_SEQ, MAX_SEQ + 1, 10**300]),
+        "t": st.integers() | json_values,
+        "sig": st.text(max_size=70),
+    },
+)
+
+
+def wires() -> list[Wire]:
+    plain, signed = Wire(OTHER, 4096), Wire(OTHER, 4096, keys_of([b"k", "j"]))
+    for wire in (plain, signed):
+        wire.add_codec(Codec("n", complex, lambda c: [c.real, c.imag], _decode_pair))
+    return [plain, signed]
+
+
+def _decode_pair(value: Any) -> complex:
+    real, imaginary = value  # raises on anything but a pair
+    return complex(real, imaginary)
+
+
+def decodes_or_rejects(data: bytes) -> None:
+    for wire in wires():
+        started = time.perf_counter()
+        reason = ""
+        try:
+            event = wire.decode(data)
+        except Reject as rejected:
+            reason = str(rejected)
+        if reason:
+            assert len(reason) < 400
+        else:
+            assert isinstance(event, Envelope)
+            assert len(data) <= wire.max_bytes
+            assert not nesting_over(data, MAX_DEPTH)
+            assert 1 <= event.seq <= MAX_SEQ
+        assert time.perf_counter() - started < 1.0
+
+
+fuzz = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+
+
+@fuzz
+@given(st.binary(max_size=5000))
+@example(b"[" * 100_000)
+@example(b"[" * 4000)
+@example(b'{"v":1,"kwargs":' + b'{"a":' * 600 + b"1" + b"}" * 601)
+def test_arbitrary_bytes(data: bytes) -> None:
+    decodes_or_rejects(data)
+
+
+@fuzz
+@given(envelopes)
+def test_generated_envelopes(fields: dict[str, Any]) -> None:
+    decodes_or_rejects(json.dumps(fields).encode())
+
+
+@fuzz
+@given(
+    st.booleans(),
+    st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    st.lists(st.tuples(st.integers(0, 400), st.binary(max_size=8)), max_size=4),
+)
+def test_mutated_valid_envelopes(
+    signed: bool, kwargs: dict[str, Any], mutations: list[tuple[int, bytes]]
+) -> None:
+    sender = Wire(ORIGIN, 4096, keys_of(b"k") if signed else ())
+    sender.add_codec(Codec("n", complex, lambda c: [c.real, c.imag], _decode_pair))
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("signal", "sender")}
+    kwargs["z"] = 1 + 2j
+    try:
+        data = message(sender, 5, **kwargs)
+    except TypeError:  # NaN, or over a limit: nothing is sent
+        return
+    for at, replacement in mutations:
+        at = min(at, len(data))
+        data = data[:at] + replacement + data[at + len(replacement) :]
+    decodes_or_rejects(data)
