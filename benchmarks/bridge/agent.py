@@ -93,8 +93,13 @@ async def subscribe(command: dict[str, Any]) -> dict[str, Any]:
     elif family == "broadcaster":
         await _subscribe_broadcaster(url, collector, deadline)
     else:
-        await _subscribe_bridge(url, collector, deadline)
+        await _subscribe_bridge(url, collector, deadline, _secret(family))
     return collector.report()
+
+
+def _secret(family: str) -> str | None:
+    """The ``-signed`` bridges share a secret."""
+    return "benchmark-secret" if family.endswith("-signed") else None
 
 
 async def _subscribe_raw_redis(url: str, collector: Collector, deadline: float) -> None:
@@ -150,7 +155,9 @@ async def _subscribe_broadcaster(
                     break
 
 
-async def _subscribe_bridge(url: str, collector: Collector, deadline: float) -> None:
+async def _subscribe_bridge(
+    url: str, collector: Collector, deadline: float, secret: str | None
+) -> None:
     from asyncsignal import AsyncSignal
     from asyncsignal.bridge import Bridge
 
@@ -160,7 +167,7 @@ async def _subscribe_bridge(url: str, collector: Collector, deadline: float) -> 
         collector.record(kwargs)
 
     signal.connect(on_order)
-    bridge = Bridge(url, channel=CHANNEL)
+    bridge = Bridge(url, channel=CHANNEL, secret=secret)
     bridge.share(signal)
     async with bridge:
         say({"ready": True})
@@ -234,7 +241,7 @@ async def publish(command: dict[str, Any]) -> dict[str, Any]:
         from asyncsignal.bridge import Bridge
 
         signal = AsyncSignal(name="bench")
-        bridge = Bridge(url, channel=CHANNEL)
+        bridge = Bridge(url, channel=CHANNEL, secret=_secret(family))
         bridge.share(signal)
         async with bridge:
 

@@ -22,9 +22,11 @@ Per round, every contender in turn (the order rotates each round):
 - *burst*: ``--burst`` messages as fast as the publisher goes; throughput =
   messages / (last arrival - first send), the slower subscriber's.
 
-Messages are ~150 B of JSON (an order). Ratios are taken per round against the
-raw client of the same broker, then their median reported: the machine's noise
-between rounds cancels out. Writes ``benchmarks/bridge/results/latest.json``.
+Messages are ~150 B of JSON (an order). The ``-signed`` bridges share a
+``secret``: every envelope is signed and verified (HMAC-SHA256). Ratios are
+taken per round against the raw client of the same broker, then their median
+reported: the machine's noise between rounds cancels out. Writes
+``benchmarks/bridge/results/latest.json``.
 """
 
 from __future__ import annotations
@@ -62,10 +64,12 @@ CONTENDERS: dict[str, tuple[str, str, str | None]] = {
     "raw-redis": ("redis", "main", None),
     "bridge-redis": ("redis", "main", "raw-redis"),
     "bridge-redis:trio": ("redis", "main", "raw-redis"),
+    "bridge-redis-signed": ("redis", "main", "raw-redis"),
     "broadcaster": ("redis", "broadcaster", "raw-redis"),
     "raw-nats": ("nats", "main", None),
     "bridge-nats": ("nats", "main", "raw-nats"),
     "bridge-nats:trio": ("nats", "main", "raw-nats"),
+    "bridge-nats-signed": ("nats", "main", "raw-nats"),
 }
 
 
@@ -326,7 +330,12 @@ def print_table(summary: dict[str, Any]) -> None:
             f"{contender:20} {entry['p50_us']:8.0f} {entry['p99_us']:8.0f}"
             f" {entry['rate']:9.0f}{ratios} {entry['send_p50_us']:8.0f}  {delivered}"
         )
-    for bridge, floor in (("bridge-redis", "raw-redis"), ("bridge-nats", "raw-nats")):
+    for bridge in (
+        "bridge-redis",
+        "bridge-nats",
+        *(c for c in summary if "signed" in c),
+    ):
+        floor = CONTENDERS[bridge][2]
         if bridge in summary:
             entry = summary[bridge]
             verdict = (
