@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def read_package() -> dict[str, tuple[Path, Imports, int]]:
     return modules
 
 
-def internal(names: set[str], modules: dict[str, object]) -> list[str]:
+def internal(names: set[str], modules: Mapping[str, object]) -> list[str]:
     """The package's modules among ``names`` (``a.b.C`` -> module ``a.b``)."""
     found = set()
     for name in names:
