@@ -20,8 +20,11 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "asyncsignal"
