@@ -177,6 +177,9 @@ class Bridge:
         self._outbox = Outbox(max_buffer_bytes)
         self._state = State()
         self._running: tuple[Runner, LoopTask] | None = None
+        # From the start of __aenter__ to the end of __aexit__: set before
+        # entering awaits anything, so that a second entry fails at once.
+        self._entered = False
         self._last_seq: dict[str, int] = {}
         self._received = self._missed = self._rejected = 0
 
@@ -302,14 +305,23 @@ class Bridge:
         bridge keeps retrying in the background, and ``disconnected`` is sent).
 
         :raises ImportError: the client library of the URL's broker is missing.
-        :raises RuntimeError: the bridge is running already, or a signal it
-            shares is shared by another running bridge.
+        :raises RuntimeError: the bridge is running already (or still
+            starting or stopping, in another task), or a signal it shares is
+            shared by another running bridge.
         """
-        if self._running is not None:
+        if self._entered:
             raise RuntimeError(f"{self!r} is running already")
         broker = self._make_broker()
         for share in self._shares.values():
             share.check_free()
+        self._entered = True
+        try:
+            return await self._start(broker)
+        except BaseException:
+            self._entered = False
+            raise
+
+    async def _start(self, broker: Broker) -> Self:
         # A new origin per run, not per object: processes forked from one that
         # made the bridge (gunicorn --preload) must not take each other's
         # events for their own echoes.
@@ -365,7 +377,10 @@ class Bridge:
                 with anyio.move_on_after(self.timeout):
                     await self._outbox.wait_idle()
         finally:
-            await self._shut_down(*running)
+            try:
+                await self._shut_down(*running)
+            finally:
+                self._entered = False
 
     def _make_broker(self) -> Broker:
         kind = self._kind

@@ -3,8 +3,11 @@ what arrives malformed, and brokers that are unreachable, die or hang."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,7 @@ from bridge_support.raw import envelope, publish_raw
 from bridge_support.servers import DroppingServer, Server
 
 from asyncsignal import AsyncSignal
+from asyncsignal._tasks import asyncio_running
 from asyncsignal.bridge import Bridge
 
 if TYPE_CHECKING:
@@ -409,3 +413,61 @@ async def test_a_missing_client_library_fails_at_async_with(
         f"pip install 'asyncsignal[{module}]'"
     )
     assert not signal._subscriptions
+
+
+
+def _bridge_tasks() -> list[str]:
+    """The bridge's tasks and helper threads alive now."""
+    alive = [t.name for t in threading.enumerate() if t.name == "asyncsignal-bridge"]
+    if asyncio_running():
+        for task in asyncio.all_tasks():
+            code = getattr(task.get_coro(), "cr_code", None)
+            if code is not None and "asyncsignal" in code.co_filename:
+                alive.append(code.co_qualname)
+    else:
+        import trio
+
+        def walk(task: trio.lowlevel.Task) -> None:
+            if "asyncsignal" in task.name:
+                alive.append(task.name)
+            for nursery in task.child_nurseries:
+                for child in nursery.child_tasks:
+                    walk(child)
+
+        walk(trio.lowlevel.current_root_task())
+    return alive
+
+
+async def test_two_tasks_entering_one_bridge_at_once_over_a_broker(
+    redis_server: Server,
+) -> None:
+    a, b = Peer(redis_server.url), Peer(redis_server.url)
+    refused: list[RuntimeError] = []
+    entered = anyio.Event()
+    leave = anyio.Event()
+
+    async def enter() -> None:
+        try:
+            async with a.bridge:
+                entered.set()
+                await leave.wait()
+        except RuntimeError as error:
+            refused.append(error)
+
+    async with b.bridge:
+        before = _bridge_tasks()
+        with anyio.fail_after(DEADLINE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(enter)
+                group.start_soon(enter)
+                await entered.wait()
+                await eventually(lambda: bool(refused), "the second entry")
+                await b.order_placed.asend(None, origin="b", n=0)
+                await a.wait_orders(1)
+                # A barrier: a duplicate of the first would arrive before it.
+                await b.order_placed.asend(None, origin="b", n=1)
+                await a.wait_orders(2)
+                leave.set()
+        assert sorted(_bridge_tasks()) == sorted(before)
+    assert a.numbers("b") == [0, 1]
+    assert "is running already" in str(refused[0])

@@ -11,10 +11,11 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from bridge_support.peers import Peer, eventually
+from bridge_support.peers import DEADLINE, Peer, eventually
 
 import asyncsignal
 from asyncsignal import AsyncSignal
+from asyncsignal._broker_memory import _HUBS
 from asyncsignal.bridge import Bridge, RemoteSender
 from asyncsignal.testing import capture
 
@@ -678,3 +679,42 @@ async def test_a_bridge_cannot_run_twice_at_once() -> None:
         assert repr(bridge).endswith("connected, 0 shared signals>")
         with pytest.raises(RuntimeError, match="is running already"):
             await bridge.__aenter__()
+
+
+
+async def test_two_tasks_entering_one_bridge_at_once_only_one_enters() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    refused: list[RuntimeError] = []
+    entered = anyio.Event()
+    leave = anyio.Event()
+
+    async def enter() -> None:
+        try:
+            async with a.bridge:
+                entered.set()
+                await leave.wait()
+        except RuntimeError as error:
+            refused.append(error)
+
+    async with b.bridge:
+        with anyio.fail_after(DEADLINE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(enter)
+                group.start_soon(enter)
+                await entered.wait()
+                await eventually(lambda: bool(refused), "the second entry")
+                await b.order_placed.asend(None, origin="b", n=0)
+                await a.wait_orders(1)
+                # A barrier: a duplicate of the first would arrive before it.
+                await b.order_placed.asend(None, origin="b", n=1)
+                await a.wait_orders(2)
+                leave.set()
+        # Only b's own session is left on the hub: nothing of a outlives it.
+        assert len(_HUBS[url]) == 1
+    [error] = refused
+    assert "is running already" in str(error)
+    assert a.numbers("b") == [0, 1]
+    assert repr(a.bridge).endswith("not running, 2 shared signals>")
+    async with a.bridge:  # and it can run again
+        assert a.bridge.connected
