@@ -44,7 +44,6 @@ import uuid
 from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.lowlevel
@@ -61,6 +60,7 @@ from ._broker_link import (
     logger,
     serve,
 )
+from ._broker_url import PublicUrl
 from ._signal import AsyncSignal
 from ._subscriptions import NeverFull
 from ._tasks import asyncio_running
@@ -117,8 +117,15 @@ class Bridge:
     library) runs on an asyncio event loop in a helper thread; receivers still
     run in the trio task of the dispatcher.
 
+    The URL appears in logs, errors and ``repr`` without its credentials (user
+    info, tokens, query parameters but a few numeric ones); a URL that cannot
+    be read unambiguously (an unencoded ``/``, ``?`` or ``#`` in a password)
+    appears as ``<a malformed URL>``.
+
     :ivar disconnected: sent (``sender=bridge, error=exception``) when the
-        bridge loses the broker, or cannot reach it when it starts.
+        bridge loses the broker, or cannot reach it when it starts:
+        ``exception`` is a builtin ``ConnectionError`` whose ``__cause__`` is
+        the broker client's own error.
     :ivar reconnected: sent (``sender=bridge, lost=count, downtime=seconds``)
         when it is connected again; ``lost`` counts this process's events that
         were not published meanwhile.
@@ -161,6 +168,7 @@ class Bridge:
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
         self.url: str = url
+        self._public_url = PublicUrl(url)
         self.channel: str = channel
         self.timeout: float = float(timeout)
         self.max_event_bytes: int = max_event_bytes
@@ -192,7 +200,7 @@ class Bridge:
             else "disconnected"
         )
         return (
-            f"<Bridge {_redact(self.url)} channel={self.channel!r} {state}, "
+            f"<Bridge {self._public_url} channel={self.channel!r} {state}, "
             f"{len(self._shares)} shared signals>"
         )
 
@@ -302,7 +310,8 @@ class Bridge:
 
         Returns once the first connection attempt has succeeded (then nothing
         another process publishes afterwards is missed) or failed (then the
-        bridge keeps retrying in the background, and ``disconnected`` is sent).
+        bridge keeps retrying in the background, and ``disconnected`` is sent;
+        :meth:`wait_connected` waits for the connection).
 
         :raises ImportError: the client library of the URL's broker is missing.
         :raises RuntimeError: the bridge is running already (or still
@@ -315,9 +324,11 @@ class Bridge:
         for share in self._shares.values():
             share.check_free()
         self._entered = True
+        self._state.set_running(True)
         try:
             return await self._start(broker)
         except BaseException:
+            self._state.set_running(False)
             self._entered = False
             raise
 
@@ -336,7 +347,7 @@ class Bridge:
                 inbox,
                 self._state,
                 self.timeout,
-                _redact(self.url),
+                self._public_url,
                 first_attempt.ring,
             ),
             # redis.asyncio and nats-py need asyncio: on trio they get a
@@ -371,6 +382,7 @@ class Bridge:
         Exceptions of the block propagate unchanged."""
         running, self._running = self._running, None
         assert running is not None, "__aexit__ without __aenter__"
+        self._state.set_running(False)
         self._unsubscribe_all()
         try:
             if exc_type is None and self.connected:
@@ -381,6 +393,26 @@ class Bridge:
                 await self._shut_down(*running)
             finally:
                 self._entered = False
+
+    async def wait_connected(self) -> None:
+        """Wait until the bridge is connected to the broker; return at once if
+        it is. Events sent before are lost (see :class:`Bridge`); once this
+        returns, the bridge is subscribed, and events sent are published (until
+        the connection breaks again). Call it inside ``async with bridge:``,
+        from the bridge's event loop or another; cancelling it (e.g. with
+        ``anyio.fail_after``) only stops the wait.
+
+        :raises RuntimeError: the bridge is not running (outside ``async
+            with``), or stopped while this waited.
+        """
+        if self._running is None:
+            raise RuntimeError(
+                f"{self!r} is not running: wait_connected() waits inside "
+                "'async with bridge:'"
+            )
+        await anyio.lowlevel.checkpoint()
+        if not await self._state.wait_connected():
+            raise RuntimeError(f"{self!r} stopped before it connected")
 
     def _make_broker(self) -> Broker:
         kind = self._kind
@@ -548,13 +580,5 @@ def _check_size(name: str, value: object, minimum: int) -> None:
 
 
 def _redact(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")
-        user = netloc[0].partition(":")[0]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
-    except ValueError:
-        return "<a malformed URL>"
+    """``url`` without its credentials, for logs and errors."""
+    return PublicUrl(url).text
