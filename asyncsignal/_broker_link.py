@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
     from typing import Any
 
+    from ._broker_url import PublicUrl
+
 __all__ = (
     "BATCH",
     "Broker",
@@ -100,9 +102,11 @@ class Broker(Protocol):
 
 
 class Down(NamedTuple):
-    """The bridge lost the broker (or could not reach it at the start)."""
+    """The bridge lost the broker (or could not reach it at the start):
+    ``error`` says why, without credentials, with the client's own error as
+    its ``__cause__``."""
 
-    error: BaseException
+    error: ConnectionError
 
 
 class Up(NamedTuple):
@@ -420,12 +424,51 @@ class Inbox(_Batches["bytes | Down | Up"]):
 
 
 class State:
-    """What the session loop tells the bridge (read from any thread)."""
+    """What the session loop tells the bridge (read from any thread), and the
+    tasks waiting for it to connect."""
 
-    __slots__ = ("connected",)
+    __slots__ = ("_lock", "_waiters", "connected", "running")
 
     def __init__(self) -> None:
         self.connected = False
+        self.running = False
+        self._lock = threading.Lock()
+        self._waiters: list[Bell] = []
+
+    def set_connected(self, connected: bool) -> None:
+        """Any thread."""
+        with self._lock:
+            self.connected = connected
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.ring()
+
+    def set_running(self, running: bool) -> None:
+        """Any thread; waiters give up when it is false."""
+        with self._lock:
+            self.running = running
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.ring()
+
+    async def wait_connected(self) -> bool:
+        """Wait until connected (return true, at once if connected now) or
+        not running (return false)."""
+        while True:
+            with self._lock:
+                if self.connected:
+                    return True
+                if not self.running:
+                    return False
+                waiter = bell()
+                self._waiters.append(waiter)
+            try:
+                await waiter.wait()
+            finally:
+                # Cancelled: no ring will take it off.
+                with self._lock:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
 
 def _delays() -> Iterator[float]:
@@ -441,13 +484,13 @@ async def serve(
     inbox: Inbox,
     state: State,
     limit: float,
-    name: str,
+    url: PublicUrl,
     first_attempt: Callable[[], None],
 ) -> None:
     """Connect, run the session until it fails, reconnect; forever (until
     cancelled). ``limit`` bounds a connection attempt and a round trip, in
-    seconds. ``first_attempt`` is called once the first connection succeeded
-    or failed."""
+    seconds. ``url`` names the broker in logs and errors. ``first_attempt`` is
+    called once the first connection succeeded or failed."""
     delays = _delays()
     # When the bridge went down (None while connected, and before the first
     # attempt), and how many events had been lost before that.
@@ -460,12 +503,9 @@ async def serve(
         except Exception as error:
             if down_since is None:
                 down_since, lost_before = time.monotonic(), outbox.lost
-                inbox.put(Down(error))
-                logger.warning(
-                    "bridge %s cannot reach the broker (%s); retrying",
-                    name,
-                    _describe_error(error),
-                )
+                down = _down(error, f"bridge {url} cannot reach the broker", url)
+                inbox.put(down)
+                logger.warning("%s; retrying", down.error)
             if first:
                 first = False
                 first_attempt()
@@ -473,7 +513,7 @@ async def serve(
             continue
         delays = _delays()
         outbox.open()
-        state.connected = True
+        state.set_connected(True)
         if down_since is not None:
             lost = outbox.lost - lost_before
             downtime = time.monotonic() - down_since
@@ -481,7 +521,7 @@ async def serve(
             logger.warning(
                 "bridge %s reconnected after %.2f s; %d events sent meanwhile "
                 "were lost",
-                name,
+                url,
                 downtime,
                 lost,
             )
@@ -494,18 +534,25 @@ async def serve(
             failure = error
         finally:
             # Also when cancelled (the bridge is closing).
-            state.connected = False
+            state.set_connected(False)
             down_since, lost_before = time.monotonic(), outbox.lost
             dropped = outbox.close()
-            await _close_session(session, limit, name)
-        inbox.put(Down(failure))
+            await _close_session(session, limit, url)
+        down = _down(failure, f"bridge {url} lost the broker", url)
+        inbox.put(down)
         logger.warning(
-            "bridge %s lost the broker (%s); %d events not yet published were "
-            "lost; reconnecting",
-            name,
-            _describe_error(failure),
+            "%s; %d events not yet published were lost; reconnecting",
+            down.error,
             dropped,
         )
+
+
+def _down(error: Exception, what: str, url: PublicUrl) -> Down:
+    """A :class:`Down` whose error is a builtin ``ConnectionError`` on every
+    broker (redis-py's own is not one), caused by the client's ``error``."""
+    announced = ConnectionError(f"{what} ({url.describe(error)})")
+    announced.__cause__ = error
+    return Down(announced)
 
 
 async def _run_session(session: Session, outbox: Outbox, limit: float) -> None:
@@ -564,7 +611,7 @@ async def _heartbeat(session: Session, limit: float) -> None:
         await bounded(session.ping(), limit)
 
 
-async def _close_session(session: Session, limit: float, name: str) -> None:
+async def _close_session(session: Session, limit: float, url: PublicUrl) -> None:
     try:
         await uninterrupted(bounded(session.aclose(), limit))
     # Only a hung broker with more unsent data than the socket buffers hold
@@ -573,8 +620,8 @@ async def _close_session(session: Session, limit: float, name: str) -> None:
     except Exception as error:  # pragma: no cover
         logger.warning(
             "bridge %s: closing the connection failed (%s)",
-            name,
-            _describe_error(error),
+            url,
+            url.describe(error),
         )
 
 

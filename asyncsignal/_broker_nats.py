@@ -72,7 +72,8 @@ class NatsBroker:
             with contextlib.suppress(Exception):
                 await uninterrupted(client.close())
             if isinstance(error, nats.errors.NoServersError) and errors:
-                raise ConnectionError(f"cannot connect: {errors[-1]!r}") from error
+                # Why the one server failed (a refusal, a timeout...).
+                raise errors[-1] from error
             raise
         _end_session_when_a_client_task_fails(client, closed, errors)
         session = _NatsSession(client, self._subject, closed, errors)

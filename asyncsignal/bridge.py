@@ -49,7 +49,6 @@ import uuid
 from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.lowlevel
@@ -76,6 +75,7 @@ from ._broker_link import (
     serve,
 )
 from ._broker_origins import Origins
+from ._broker_url import PublicUrl
 from ._signal import AsyncSignal
 from ._subscriptions import NeverFull
 from ._tasks import asyncio_running
@@ -147,8 +147,15 @@ class Bridge:
     library) runs on an asyncio event loop in a helper thread; receivers still
     run in the trio task of the dispatcher.
 
+    The URL appears in logs, errors and ``repr`` without its credentials (user
+    info, tokens, query parameters but a few numeric ones); a URL that cannot
+    be read unambiguously (an unencoded ``/``, ``?`` or ``#`` in a password)
+    appears as ``<a malformed URL>``.
+
     :ivar disconnected: sent (``sender=bridge, error=exception``) when the
-        bridge loses the broker, or cannot reach it when it starts.
+        bridge loses the broker, or cannot reach it when it starts:
+        ``exception`` is a builtin ``ConnectionError`` whose ``__cause__`` is
+        the broker client's own error.
     :ivar reconnected: sent (``sender=bridge, lost=count, downtime=seconds``)
         when it is connected again; ``lost`` counts this process's events that
         were not published meanwhile.
@@ -192,6 +199,7 @@ class Bridge:
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
         self.url: str = url
+        self._public_url = PublicUrl(url)
         self.channel: str = channel
         self.timeout: float = float(timeout)
         self.max_event_bytes: int = max_event_bytes
@@ -209,6 +217,9 @@ class Bridge:
         self._outbox = Outbox(max_buffer_bytes, self._wire.finish)
         self._state = State()
         self._running: tuple[Runner, LoopTask] | None = None
+        # From the start of __aenter__ to the end of __aexit__: set before
+        # entering awaits anything, so that a second entry fails at once.
+        self._entered = False
         self._origins = Origins(SIGNED_MAX_AGE if keys else None)
         self._received = self._rejected = 0
         self._rejections = DropWarning(
@@ -231,7 +242,7 @@ class Bridge:
             else "disconnected"
         )
         return (
-            f"<Bridge {_redact(self.url)} channel={self.channel!r} {state}, "
+            f"<Bridge {self._public_url} channel={self.channel!r} {state}, "
             f"{len(self._shares)} shared signals>"
         )
 
@@ -350,17 +361,29 @@ class Bridge:
 
         Returns once the first connection attempt has succeeded (then nothing
         another process publishes afterwards is missed) or failed (then the
-        bridge keeps retrying in the background, and ``disconnected`` is sent).
+        bridge keeps retrying in the background, and ``disconnected`` is sent;
+        :meth:`wait_connected` waits for the connection).
 
         :raises ImportError: the client library of the URL's broker is missing.
-        :raises RuntimeError: the bridge is running already, or a signal it
-            shares is shared by another running bridge.
+        :raises RuntimeError: the bridge is running already (or still
+            starting or stopping, in another task), or a signal it shares is
+            shared by another running bridge.
         """
-        if self._running is not None:
+        if self._entered:
             raise RuntimeError(f"{self!r} is running already")
         broker = self._make_broker()
         for share in self._shares.values():
             share.check_free()
+        self._entered = True
+        self._state.set_running(True)
+        try:
+            return await self._start(broker)
+        except BaseException:
+            self._state.set_running(False)
+            self._entered = False
+            raise
+
+    async def _start(self, broker: Broker) -> Self:
         # A new origin per run, not per object: processes forked from one that
         # made the bridge (gunicorn --preload) must not take each other's
         # events for their own echoes.
@@ -375,7 +398,7 @@ class Bridge:
                 inbox,
                 self._state,
                 self.timeout,
-                _redact(self.url),
+                self._public_url,
                 first_attempt.ring,
             ),
             # redis.asyncio and nats-py need asyncio: on trio they get a
@@ -421,15 +444,39 @@ class Bridge:
         # True if the block ended by the cancellation an interrupt caused.
         if self._block.__exit__(exc_type, exc, tb):
             exc_type = exc = None
+        self._state.set_running(False)
         self._unsubscribe_all()
         try:
             if exc_type is None and self.connected:
                 with anyio.move_on_after(self.timeout):
                     await self._outbox.wait_idle()
         finally:
-            await self._shut_down(*running)
+            try:
+                await self._shut_down(*running)
+            finally:
+                self._entered = False
         if self._interrupt is not None:
             raise self._interrupt from exc
+
+    async def wait_connected(self) -> None:
+        """Wait until the bridge is connected to the broker; return at once if
+        it is. Events sent before are lost (see :class:`Bridge`); once this
+        returns, the bridge is subscribed, and events sent are published (until
+        the connection breaks again). Call it inside ``async with bridge:``,
+        from the bridge's event loop or another; cancelling it (e.g. with
+        ``anyio.fail_after``) only stops the wait.
+
+        :raises RuntimeError: the bridge is not running (outside ``async
+            with``), or stopped while this waited.
+        """
+        if self._running is None:
+            raise RuntimeError(
+                f"{self!r} is not running: wait_connected() waits inside "
+                "'async with bridge:'"
+            )
+        await anyio.lowlevel.checkpoint()
+        if not await self._state.wait_connected():
+            raise RuntimeError(f"{self!r} stopped before it connected")
 
     def _make_broker(self) -> Broker:
         kind = self._kind
@@ -488,7 +535,7 @@ class Bridge:
                         logger.error(
                             "bridge %s: a receiver of an incoming event raised "
                             "%s; delivery goes on",
-                            _redact(self.url),
+                            self._public_url,
                             type(error).__name__,
                             exc_info=error,
                         )
@@ -541,7 +588,7 @@ class Bridge:
 
     def _reject(self, error: Exception, data: bytes) -> None:
         self._rejected += 1
-        url, head = _redact(self.url), data[:_BYTES_SHOWN]
+        url, head = self._public_url, data[:_BYTES_SHOWN]
         reason = str(error)
         if len(reason) > _REASON_SHOWN:
             reason = reason[: _REASON_SHOWN - 3] + "..."
@@ -619,13 +666,5 @@ def _check_size(name: str, value: object, minimum: int) -> None:
 
 
 def _redact(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")
-        user = netloc[0].partition(":")[0]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
-    except ValueError:
-        return "<a malformed URL>"
+    """``url`` without its credentials, for logs and errors."""
+    return PublicUrl(url).text

@@ -3,9 +3,11 @@ what arrives malformed, and brokers that are unreachable, die or hang."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from bridge_support.raw import envelope, publish_raw
 from bridge_support.servers import DroppingServer, Server
 
 from asyncsignal import AsyncSignal
+from asyncsignal._tasks import asyncio_running
 from asyncsignal.bridge import Bridge
 
 if TYPE_CHECKING:
@@ -418,3 +421,214 @@ async def test_a_missing_client_library_fails_at_async_with(
         f"pip install 'asyncsignal[{module}]'"
     )
     assert not signal._subscriptions
+
+
+@pytest.mark.parametrize("scheme", ["redis", "nats"])
+async def test_a_refusing_broker_is_announced_as_a_builtin_connection_error(
+    scheme: str,
+) -> None:
+    bridge = Bridge(f"{scheme}://127.0.0.1:{_closed_port()}", timeout=2.0)
+    errors: list[BaseException] = []
+    announced = anyio.Event()
+
+    def on_disconnected(error: BaseException, **kwargs: object) -> None:
+        errors.append(error)
+        announced.set()
+
+    bridge.disconnected.connect(on_disconnected, weak=False)
+    async with bridge:
+        with anyio.fail_after(DEADLINE):
+            await announced.wait()
+        # Waiting for the connection can be given up while the broker is down.
+        with anyio.move_on_after(0.2) as waited:
+            await bridge.wait_connected()
+        assert waited.cancelled_caught
+        assert not bridge.connected
+    error = errors[0]
+    assert isinstance(error, ConnectionError)
+    assert "cannot reach the broker" in str(error)
+    if scheme == "redis":
+        import redis.exceptions
+
+        assert isinstance(error.__cause__, redis.exceptions.ConnectionError)
+    else:
+        assert isinstance(error.__cause__, ConnectionRefusedError)
+
+
+async def test_wait_connected_ends_with_runtimeerror_when_the_bridge_stops() -> None:
+    bridge = Bridge(f"redis://127.0.0.1:{_closed_port()}", timeout=2.0)
+    outcome: list[BaseException] = []
+    waiting = anyio.Event()
+
+    async def wait() -> None:
+        waiting.set()
+        try:
+            await bridge.wait_connected()
+        except RuntimeError as error:
+            outcome.append(error)
+
+    with anyio.fail_after(DEADLINE):
+        async with anyio.create_task_group() as group, bridge:
+            group.start_soon(wait)
+            await waiting.wait()
+            await anyio.sleep(0.05)  # it waits meanwhile
+    [error] = outcome
+    assert "stopped before it connected" in str(error)
+
+
+@heavy
+async def test_wait_connected_returns_once_a_restarted_broker_is_back(
+    own_broker: Server,
+) -> None:
+    a, b = Peer(own_broker.url), Peer(own_broker.url)
+    async with a.bridge, b.bridge:
+        with anyio.fail_after(DEADLINE):
+            await a.bridge.wait_connected()
+            await b.bridge.wait_connected()
+        own_broker.kill()
+        await eventually(
+            lambda: not (a.bridge.connected or b.bridge.connected), "the outage"
+        )
+        back: list[bool] = []
+
+        async def wait_for_a() -> None:
+            await a.bridge.wait_connected()
+            back.append(a.bridge.connected)
+
+        with anyio.fail_after(DEADLINE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(wait_for_a)
+                await anyio.sleep(0.05)  # it waits meanwhile
+                assert not back
+                await anyio.to_thread.run_sync(own_broker.start)
+            await b.bridge.wait_connected()
+        assert back == [True]
+        # Both connected and subscribed: an event sent now arrives.
+        await a.order_placed.asend(None, origin="a", n=1)
+        await b.wait_orders(1)
+    assert b.numbers("a") == [1]
+
+
+#: URLs with credentials in every form the clients read, "{port}" a closed
+#: loopback port. Where an unencoded "/", "#" or "?" ends the host part early,
+#: the clients fail on the port they read ("pa") before any name lookup.
+CREDENTIAL_URLS = [
+    pytest.param("redis://user:s3cret@127.0.0.1:{port}/0", id="redis-user-password"),
+    pytest.param("redis://:s3cret@127.0.0.1:{port}", id="redis-password-only"),
+    pytest.param("redis://s3cret@127.0.0.1:{port}", id="redis-userinfo-only"),
+    pytest.param("redis://127.0.0.1:{port}/0?password=s3cret", id="redis-query"),
+    pytest.param(
+        "rediss://127.0.0.1:{port}?db=1&username=u&password=s3cret&ssl_password=s3cret",
+        id="rediss-query",
+    ),
+    pytest.param("redis://user:s3cret%2Fx@127.0.0.1:{port}", id="redis-encoded"),
+    pytest.param("redis://user:pa@s3cret@127.0.0.1:{port}", id="redis-at"),
+    pytest.param("redis://user:pa/s3cret@127.0.0.1:{port}/0", id="redis-slash"),
+    pytest.param("redis://user:pa#s3cret@127.0.0.1:{port}", id="redis-hash"),
+    pytest.param("redis://user:pa?s3cret@127.0.0.1:{port}", id="redis-question"),
+    pytest.param("unix://user:s3cret@/nonexistent/{port}.sock", id="unix-userinfo"),
+    pytest.param("unix:///nonexistent/{port}.sock?password=s3cret", id="unix-query"),
+    pytest.param("nats://s3cret@127.0.0.1:{port}", id="nats-token"),
+    pytest.param("tls://s3cret@127.0.0.1:{port}", id="tls-token"),
+    pytest.param("nats://user:s3cret@127.0.0.1:{port}", id="nats-user-password"),
+    pytest.param("nats://:s3cret@127.0.0.1:{port}", id="nats-password-only"),
+    pytest.param("nats://user:pa@s3cret@127.0.0.1:{port}", id="nats-at"),
+    pytest.param("nats://user:pa/s3cret@127.0.0.1:{port}", id="nats-slash"),
+    pytest.param("nats://user:pa#s3cret@127.0.0.1:{port}", id="nats-hash"),
+    pytest.param(
+        "nats://user:s3cret@127.0.0.1:{port},nats://s3cret@127.0.0.1:{port}",
+        id="nats-several-servers",
+    ),
+]
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+async def test_credentials_never_show_in_repr_logs_or_errors(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = url.format(port=_closed_port())
+    caplog.set_level(logging.DEBUG)
+    bridge = Bridge(url, timeout=2.0)
+    errors: list[BaseException] = []
+    announced = anyio.Event()
+
+    def on_disconnected(error: BaseException, **kwargs: object) -> None:
+        errors.append(error)
+        announced.set()
+
+    bridge.disconnected.connect(on_disconnected, weak=False)
+    assert "s3cret" not in repr(bridge)
+    if "several-servers" not in url:
+        async with bridge:
+            assert "s3cret" not in repr(bridge)
+            with anyio.fail_after(DEADLINE):
+                await announced.wait()
+        assert errors
+        assert "s3cret" not in str(errors[0])
+        assert "cannot reach the broker" in caplog.text
+    for record in caplog.records:
+        assert "s3cret" not in record.getMessage()
+    assert "s3cret" not in caplog.text
+    with pytest.raises(ValueError, match="must start with") as refused:
+        Bridge(f"http{url[url.index(':') :]}")
+    assert "s3cret" not in str(refused.value)
+
+
+def _bridge_tasks() -> list[str]:
+    """The bridge's tasks and helper threads alive now."""
+    alive = [t.name for t in threading.enumerate() if t.name == "asyncsignal-bridge"]
+    if asyncio_running():
+        for task in asyncio.all_tasks():
+            coro = task.get_coro()
+            code = getattr(coro, "cr_code", None)
+            if code is not None and "asyncsignal" in code.co_filename:
+                alive.append(getattr(coro, "__qualname__", code.co_name))
+    else:
+        import trio
+
+        def walk(task: trio.lowlevel.Task) -> None:
+            if "asyncsignal" in task.name:
+                alive.append(task.name)
+            for nursery in task.child_nurseries:
+                for child in nursery.child_tasks:
+                    walk(child)
+
+        root = trio.lowlevel.current_root_task()
+        assert root is not None
+        walk(root)
+    return alive
+
+
+async def test_two_tasks_entering_one_bridge_at_once_over_a_broker(
+    redis_server: Server,
+) -> None:
+    a, b = Peer(redis_server.url), Peer(redis_server.url)
+    refused: list[RuntimeError] = []
+    entered = anyio.Event()
+    leave = anyio.Event()
+
+    async def enter() -> None:
+        try:
+            async with a.bridge:
+                entered.set()
+                await leave.wait()
+        except RuntimeError as error:
+            refused.append(error)
+
+    async with b.bridge:
+        before = _bridge_tasks()
+        with anyio.fail_after(DEADLINE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(enter)
+                group.start_soon(enter)
+                await entered.wait()
+                await eventually(lambda: bool(refused), "the second entry")
+                await b.order_placed.asend(None, origin="b", n=0)
+                await a.wait_orders(1)
+                # A barrier: a duplicate of the first would arrive before it.
+                await b.order_placed.asend(None, origin="b", n=1)
+                await a.wait_orders(2)
+                leave.set()
+        assert sorted(_bridge_tasks()) == sorted(before)
+    assert a.numbers("b") == [0, 1]
+    assert "is running already" in str(refused[0])

@@ -12,10 +12,12 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from bridge_support.peers import Peer, eventually
+from bridge_support.peers import DEADLINE, Peer, eventually
 
 import asyncsignal
 from asyncsignal import AsyncSignal
+from asyncsignal._broker_memory import _HUBS
+from asyncsignal._broker_url import PublicUrl
 from asyncsignal.bridge import Bridge, RemoteSender
 from asyncsignal.testing import capture
 
@@ -598,6 +600,38 @@ def test_the_password_of_a_url_never_shows() -> None:
     assert "<a malformed URL>" in repr(Bridge("redis://[::1"))
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "user:s3cret@host",  # no scheme
+        "s3cret?x",
+        "redis://127.0.0.1:1/s3cret@host",  # "/" in a password, a numeric start
+        "redis://host:1?s3cret",  # a query that is not name=value pairs
+        "redis://host:1?x=1&s3cret",
+        "redis://user:s3cret\n@host",
+    ],
+)
+def test_a_url_that_cannot_be_read_unambiguously_is_never_shown(url: str) -> None:
+    if "://" in url:
+        assert repr(Bridge(url)).startswith("<Bridge <a malformed URL> channel=")
+    else:
+        with pytest.raises(ValueError, match="got '<a malformed URL>'"):
+            Bridge(url)
+    public = PublicUrl(url)
+    # Nor are the client's errors: they may echo what it took for a port.
+    assert public.describe(ValueError("port 's3cret'")) == "ValueError"
+
+
+def test_errors_are_described_without_the_credentials_of_the_url() -> None:
+    public = PublicUrl("redis://user:s3cret@host:1/0?db=2&token=t%2Bk&timeout=1.5")
+    assert public.text == "redis://user:***@host:1/0?db=2&token=***&timeout=1.5"
+    assert public.describe(OSError("s3cret t+k t%2Bk")) == "OSError: *** *** ***"
+    assert public.describe(TimeoutError()) == "TimeoutError"
+    assert str(public) == public.text
+    assert PublicUrl("memory://").text == "memory://"
+    assert PublicUrl("redis").text == "redis"
+
+
 def test_share_checks_its_signals() -> None:
     bridge = Bridge("memory://")
     first, same_name = AsyncSignal(name="x"), AsyncSignal(name="x")
@@ -703,3 +737,54 @@ async def test_a_bridge_cannot_run_twice_at_once() -> None:
         assert repr(bridge).endswith("connected, 0 shared signals>")
         with pytest.raises(RuntimeError, match="is running already"):
             await bridge.__aenter__()
+
+
+async def test_two_tasks_entering_one_bridge_at_once_only_one_enters() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    refused: list[RuntimeError] = []
+    entered = anyio.Event()
+    leave = anyio.Event()
+
+    async def enter() -> None:
+        try:
+            async with a.bridge:
+                entered.set()
+                await leave.wait()
+        except RuntimeError as error:
+            refused.append(error)
+
+    async with b.bridge:
+        with anyio.fail_after(DEADLINE):
+            async with anyio.create_task_group() as group:
+                group.start_soon(enter)
+                group.start_soon(enter)
+                await entered.wait()
+                await eventually(lambda: bool(refused), "the second entry")
+                await b.order_placed.asend(None, origin="b", n=0)
+                await a.wait_orders(1)
+                # A barrier: a duplicate of the first would arrive before it.
+                await b.order_placed.asend(None, origin="b", n=1)
+                await a.wait_orders(2)
+                leave.set()
+        # Only b's own session is left on the hub: nothing of a outlives it.
+        assert len(_HUBS[url]) == 1
+    [error] = refused
+    assert "is running already" in str(error)
+    assert a.numbers("b") == [0, 1]
+    assert repr(a.bridge).endswith("not running, 2 shared signals>")
+    async with a.bridge:  # and it can run again
+        assert a.bridge.connected
+
+
+async def test_wait_connected_returns_at_once_and_only_while_running() -> None:
+    bridge = Bridge(memory_url())
+    with pytest.raises(RuntimeError, match="is not running: wait_connected"):
+        await bridge.wait_connected()
+    async with bridge:
+        with anyio.fail_after(DEADLINE):
+            await bridge.wait_connected()
+            await bridge.wait_connected()
+        assert bridge.connected
+    with pytest.raises(RuntimeError, match="is not running: wait_connected"):
+        await bridge.wait_connected()
