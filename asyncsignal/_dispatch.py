@@ -107,8 +107,8 @@ def _make_send_caller(keys: tuple[str, ...]) -> Callable[..., Responses]:
 def _is_plain_name(key: str) -> bool:
     """Whether ``key`` written as a parameter and a keyword in generated source
     names exactly ``key``: the parser rejects keywords and ``__debug__``, and
-    NFKC-normalises identifiers (``"\u210c"`` would become ``"H"``); the prefix is
-    the generated code's own."""
+    NFKC-normalises identifiers (a black-letter H, U+210C, would become
+    ``"H"``); the prefix is the generated code's own."""
     return (
         key.isidentifier()
         and unicodedata.is_normalized("NFKC", key)

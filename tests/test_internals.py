@@ -20,7 +20,7 @@ import pytest
 from backends import ASYNCIO_BACKENDS
 from receivers import Sender, make_sync
 
-from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _tasks
+from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _dispatch, _tasks
 from asyncsignal._registry import _CACHE_LIMIT, Registry
 from asyncsignal._tasks import _TokenedCall, anyio_asyncio_internals
 
@@ -97,6 +97,27 @@ def test_the_plan_cache_is_bounded() -> None:
     for sender in senders:
         assert signal.send(sender) == [(handler, "h")]
     assert len(signal._registry.cache) == 1
+
+
+def test_sends_past_the_bound_on_generated_callers_use_the_generic_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``send`` generates a caller per set of payload keys, up to
+    ``_SEND_CALLERS_LIMIT`` of them; other key sets then share the generic
+    caller, which passes their keys on just the same."""
+    monkeypatch.setattr(_dispatch, "_send_callers", {})
+    signal = AsyncSignal()
+    seen: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        seen.append(kwargs)
+
+    signal.connect(receiver)
+    last = _dispatch._SEND_CALLERS_LIMIT + 1
+    for number in range(last + 1):
+        signal.send(None, **{f"key{number}": number})
+    assert len(_dispatch._send_callers) == _dispatch._SEND_CALLERS_LIMIT
+    assert seen[-1] == {"signal": signal, "sender": None, f"key{last}": last}
 
 
 # -- a thread receiver's limiter token (_tasks._TokenedCall) -------------------
