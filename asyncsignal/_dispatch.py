@@ -9,6 +9,7 @@ import functools
 import keyword
 import logging
 import sys
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from ._bridge import check_can_block
@@ -80,30 +81,41 @@ def _make_send_caller(keys: tuple[str, ...]) -> Callable[..., Responses]:
     the call then unpacks again; a call with literal keywords does neither and
     halves the cost of ``send``. So, once per distinct set of payload keys, we
     generate ``receiver(signal=s, sender=x, key=key, ...)``, as ``dataclasses``
-    generates ``__init__``. Keys that are not plain identifiers, and key sets
-    past a bound, use the generic caller.
+    generates ``__init__``. Keys the generated code could not name unchanged,
+    and key sets past a bound, use the generic caller.
     """
-    if len(_send_callers) >= _SEND_CALLERS_LIMIT or not all(
-        key.isidentifier()
-        and not keyword.iskeyword(key)
-        and not key.startswith(_PREFIX)
-        for key in keys
-    ):
+    if len(_send_callers) >= _SEND_CALLERS_LIMIT:
         return _send_generic
-    params = "".join(f", {key}" for key in keys)
-    arguments = "".join(f", {key}={key}" for key in keys)
-    p = _PREFIX
-    source = (
-        f"def call_all({p}registrations, {p}signal, {p}sender, /{params}):\n"
-        f"    return [({p}r, {p}r(signal={p}signal, sender={p}sender{arguments}))\n"
-        f"            for {p}reg in {p}registrations\n"
-        f"            if ({p}r := {p}reg()) is not None]\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)  # keys are validated identifiers
-    call_all: Callable[..., Responses] = namespace["call_all"]
+    call_all: Callable[..., Responses] = _send_generic
+    if all(map(_is_plain_name, keys)):
+        params = "".join(f", {key}" for key in keys)
+        arguments = "".join(f", {key}={key}" for key in keys)
+        p = _PREFIX
+        source = (
+            f"def call_all({p}registrations, {p}signal, {p}sender, /{params}):\n"
+            f"    return [({p}r, {p}r(signal={p}signal, sender={p}sender{arguments}))\n"
+            f"            for {p}reg in {p}registrations\n"
+            f"            if ({p}r := {p}reg()) is not None]\n"
+        )
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)  # keys are checked by _is_plain_name
+        call_all = namespace["call_all"]
     _send_callers[keys] = call_all
     return call_all
+
+
+def _is_plain_name(key: str) -> bool:
+    """Whether ``key`` written as a parameter and a keyword in generated source
+    names exactly ``key``: the parser rejects keywords and ``__debug__``, and
+    NFKC-normalises identifiers (a black-letter H, U+210C, would become
+    ``"H"``); the prefix is the generated code's own."""
+    return (
+        key.isidentifier()
+        and unicodedata.is_normalized("NFKC", key)
+        and not keyword.iskeyword(key)
+        and key != "__debug__"
+        and not key.startswith(_PREFIX)
+    )
 
 
 def send_with_policies(

@@ -140,7 +140,8 @@ class AsyncSignal:
             Under :meth:`send` it is called in the caller's thread like any sync
             receiver. A thread cannot be killed: when its receiver times out or
             the caller is cancelled, ``asend`` stops waiting for it and the
-            thread runs to its end unobserved.
+            thread runs to its end unobserved, holding its limiter token until
+            then: hung receivers never run more threads than the limiter allows.
         :param timeout: seconds after which this async or ``thread=True``
             receiver is cancelled; its outcome is then a
             :class:`~asyncsignal.ReceiverTimeout`, isolated like any error.

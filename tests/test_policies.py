@@ -497,6 +497,74 @@ async def test_cancelled_asend_stops_waiting_for_a_blocked_thread_receiver(
     assert blocker.calls == 1
 
 
+class HungReceiver:
+    """A sync receiver that blocks its thread until the test releases it,
+    counting the calls running at once (under a lock: no timing involved)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)
+        self.running = 0
+        self.most_at_once = 0
+        self.calls = 0
+        self.__qualname__ = "hung"
+
+    def __call__(self, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            self.release.wait(GENEROUS)
+        finally:
+            with self._lock:
+                self.running -= 1
+                self._ended.notify_all()
+
+    async def release_and_join(self) -> None:
+        def join() -> bool:
+            with self._lock:
+                return self._ended.wait_for(lambda: self.running == 0, GENEROUS)
+
+        self.release.set()
+        # Its own limiter: the default one may be full of hung receivers.
+        assert await anyio.to_thread.run_sync(join, limiter=anyio.CapacityLimiter(1))
+
+
+@pytest.mark.parametrize("ending", ["timeout", "cancelled asend"])
+async def test_hung_thread_receivers_never_run_more_threads_than_the_limiter_allows(
+    anyio_backend: Any, ending: str
+) -> None:
+    """A thread receiver that timed out, or whose asend was cancelled, keeps
+    its limiter token until its thread ends: rounds of sends to hung receivers
+    start no more threads than the limiter has tokens."""
+    limit, rounds, per_round = 3, 3, 5
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    default_tokens = limiter.total_tokens
+    limiter.total_tokens = limit
+    hung = HungReceiver()
+    signal = AsyncSignal()
+    timeout = TIMEOUT * 4 if ending == "timeout" else None
+    for uid in range(per_round):
+        signal.connect(hung, weak=False, dispatch_uid=uid, thread=True, timeout=timeout)
+    try:
+        for _ in range(rounds):
+            if ending == "timeout":
+                responses = await signal.asend_robust(None)
+                assert all(isinstance(r, ReceiverTimeout) for _, r in responses)
+            else:
+                with anyio.move_on_after(TIMEOUT * 4) as scope:
+                    await signal.asend(None)
+                assert scope.cancelled_caught
+    finally:
+        await hung.release_and_join()
+        limiter.total_tokens = default_tokens
+    # Hung until released, the first round's threads kept every token.
+    assert 1 <= hung.most_at_once <= limit
+    assert hung.calls <= limit
+
+
 # -- timeout= -----------------------------------------------------------------
 
 
