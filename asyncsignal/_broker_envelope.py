@@ -48,6 +48,7 @@ from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._callables import describe
+from ._seam import connected_senders
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -514,7 +515,7 @@ def resolve_sender(signal: AsyncSignal, sender: object) -> object:
 
 def _connected_senders(signal: AsyncSignal) -> tuple[object, ...]:
     """The live senders that ``signal`` has receivers connected for."""
-    return signal._registry.senders()
+    return connected_senders(signal)
 
 
 def _short_repr(value: object) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from types import MappingProxyType
@@ -102,7 +101,7 @@ class AsyncSignal:
         self._registry = Registry()
         #: Set by ``define``: checks a send's payload against the prototype.
         self._check_payload: Callable[[str, dict[str, Any]], None] | None = None
-        #: Replaced, never mutated, under _SUBSCRIBING: read without a lock.
+        #: Replaced, never mutated (``_seam.subscribe``): read without a lock.
         self._subscriptions: tuple[Subscriber, ...] = ()
         # The registry's sender index, for the "nobody is connected" fast path.
         self._connected = self._registry.by_sender
@@ -275,16 +274,6 @@ class AsyncSignal:
         if named:
             _dispatch.check_named(named)
         await publish(subscriptions, Event(self, sender, MappingProxyType(named)))
-
-    def _subscribe(self, subscription: Subscriber) -> None:
-        with _SUBSCRIBING:
-            self._subscriptions = (*self._subscriptions, subscription)
-
-    def _unsubscribe(self, subscription: Subscriber) -> None:
-        with _SUBSCRIBING:
-            self._subscriptions = tuple(
-                s for s in self._subscriptions if s is not subscription
-            )
 
     async def _run_in_thread(self, call: Callable[[], Any]) -> Any:
         """How a ``thread=True`` receiver's call runs under ``asend``: in anyio's
@@ -494,10 +483,6 @@ def _warn_weak(receiver: object) -> None:
     ):
         frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(message, WeakReceiverWarning, stacklevel=stacklevel)
-
-
-#: Guards the replacement of every signal's subscription tuple (rare).
-_SUBSCRIBING = threading.Lock()
 
 
 #: Django's name for the same class: ``from asyncsignal import Signal``.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio.lowlevel
 
 from ._bridge import running_in_event_loop_thread
+from ._seam import subscribe, unsubscribe
 from ._tasks import Wakeup
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ class Subscription:
                 "a subscription can be entered only once; call subscribe() again"
             )
         self._entered = True
-        self._signal._subscribe(self)
+        subscribe(self._signal, self)
         return self
 
     async def __aexit__(
@@ -194,7 +195,7 @@ class Subscription:
     def close(self) -> None:
         """Stop receiving: later sends are not delivered, senders waiting for
         room are released, and iteration ends once the buffer is drained."""
-        self._signal._unsubscribe(self)
+        unsubscribe(self._signal, self)
         with self._lock:
             self._closed = True
             waiters, self._waiters = self._waiters, []

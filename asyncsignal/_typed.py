@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
+from ._seam import set_payload_check
 from ._signal import AsyncSignal
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class TypedSignal(AsyncSignal, Generic[P, R]):
         self._required = required
         #: ``None``: the prototype takes ``**kwargs``, any other name is allowed.
         self._allowed = allowed
-        self._check_payload = self._check
+        set_payload_check(self, self._check)
 
     def _check(self, method: str, named: dict[str, Any]) -> None:
         keys = named.keys()

@@ -76,6 +76,7 @@ from ._broker_link import (
 )
 from ._broker_origins import Origins
 from ._broker_url import PublicUrl
+from ._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
 from ._signal import AsyncSignal
 from ._subscriptions import NeverFull
 from ._tasks import asyncio_running
@@ -578,7 +579,7 @@ class Bridge:
         self._received += 1
         token = _delivering.set(self)
         try:
-            await signal._asend_robust(sender, envelope.kwargs, share.others())
+            await asend_robust_offering(signal, sender, envelope.kwargs, share.others())
         except Exception as error:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).
@@ -616,7 +617,7 @@ class _Share(NeverFull):
 
     def check_free(self) -> None:
         """:raises RuntimeError: another running bridge shares the signal."""
-        for other in self.signal._subscriptions:
+        for other in subscribers(self.signal):
             if isinstance(other, _Share) and other is not self:
                 raise RuntimeError(
                     f"{self.signal!r} is shared by {other._bridge!r} already: "
@@ -626,7 +627,7 @@ class _Share(NeverFull):
     def others(self) -> tuple[Subscriber, ...]:
         """The signal's subscriptions but this one, which incoming events skip
         (the dispatcher's task only)."""
-        subscriptions = self.signal._subscriptions
+        subscriptions = subscribers(self.signal)
         if subscriptions is not self._seen:  # replaced on every change
             self._seen = subscriptions
             self._others = tuple(s for s in subscriptions if s is not self)
@@ -634,10 +635,10 @@ class _Share(NeverFull):
 
     def subscribe(self) -> None:
         self.check_free()
-        self.signal._subscribe(self)
+        subscribe(self.signal, self)
 
     def unsubscribe(self) -> None:
-        self.signal._unsubscribe(self)
+        unsubscribe(self.signal, self)
 
     def put_nowait(self, event: Event) -> bool:
         """Encode and queue ``event``; never waits, never refuses.

@@ -15,6 +15,7 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, TypeVar
 
+from ._seam import mute, subscribe, unsubscribe
 from ._subscriptions import NeverFull
 
 if TYPE_CHECKING:
@@ -52,11 +53,11 @@ def capture(signal: AsyncSignal, sender: object = None) -> Iterator[list[Event]]
     objects in send order. Receivers run as usual (combine with :func:`muted`
     to stop them). The list stops growing when the block exits."""
     recorder = _Recorder(sender)
-    signal._subscribe(recorder)
+    subscribe(signal, recorder)
     try:
         yield recorder.events
     finally:
-        signal._unsubscribe(recorder)
+        unsubscribe(signal, recorder)
 
 
 @contextlib.contextmanager
@@ -64,11 +65,11 @@ def muted(signal: AsyncSignal) -> Iterator[None]:
     """Inside the block no receiver of ``signal`` is called: every send returns
     ``[]`` and ``has_listeners()`` is false. Subscriptions and :func:`capture`
     still see the sends. Blocks nest; they apply to every thread."""
-    signal._registry.mute(1)
+    mute(signal, 1)
     try:
         yield
     finally:
-        signal._registry.mute(-1)
+        mute(signal, -1)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import pytest
 from backends import BACKENDS_WITHOUT_EAGER
 from receivers import METHODS, Sender, make_async, make_sync, send_by
 
-from asyncsignal import AsyncSignal, Event, Subscription
+from asyncsignal import AsyncSignal, Event, Subscription, _seam
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -646,7 +646,7 @@ async def test_send_in_a_loop_thread_never_waits_for_a_buffer_filled_meanwhile()
     receiver = make_sync(log, "receiver")  # referenced: connected weakly
     signal.connect(receiver)
     filler = FillsBeforeDelivery(signal)
-    signal._subscribe(filler)
+    _seam.subscribe(signal, filler)
     try:
         async with signal.subscribe(max_buffer=1, overflow="block") as events:
             # If the loop's thread ends up waiting for room (nobody can make it:
@@ -659,7 +659,7 @@ async def test_send_in_a_loop_thread_never_waits_for_a_buffer_filled_meanwhile()
             finally:
                 watchdog.cancel()
     finally:
-        signal._unsubscribe(filler)
+        _seam.unsubscribe(signal, filler)
     assert log == ["receiver"]  # the other thread's send only
     assert len(await remaining(events)) == 1
 
