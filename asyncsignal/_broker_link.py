@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 import anyio
 
-from ._tasks import Wakeup, asyncio_running
+from ._backends import asyncio_running, wakeup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
@@ -707,7 +707,7 @@ class Runner:
         self._thread: threading.Thread | None = None
         # Created here, in the application's task: set from either side, and
         # (unlike a bell) waited for repeatedly.
-        self._finished = Wakeup()
+        self._finished = wakeup()
 
     def start(self) -> None:
         if not self.in_thread:

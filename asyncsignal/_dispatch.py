@@ -12,10 +12,9 @@ import sys
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from ._bridge import check_can_block
+from ._backends import check_can_block, open_runner
 from ._callables import describe
 from ._policies import ASYNC, POLICY, SYNC
-from ._tasks import open_runner
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import ExceptionGroup
@@ -23,8 +22,8 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
+    from ._backends import TaskRunner
     from ._registry import Plan, Registration
-    from ._tasks import TaskRunner
 
 __all__ = ("asend", "check_named", "logger", "send", "send_with_policies")
 

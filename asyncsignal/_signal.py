@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
-from ._bridge import check_can_block, run_from_sync
+from ._backends import check_can_block, run_from_sync, run_in_worker_thread
 from ._callables import check_receiver, describe
 from ._errors import WeakReceiverWarning
 from ._policies import check_timeout, resolve_policy
@@ -23,7 +23,6 @@ from ._subscriptions import (
     publish,
     publish_sync,
 )
-from ._tasks import run_in_worker_thread
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Hashable

@@ -4,7 +4,7 @@ A subscription is not a receiver: it is never called, has no response and is
 not in ``receivers``. The signal *publishes* each send to its subscriptions
 when the send starts, in the sender's thread, before any receiver runs. The
 buffer is guarded by a lock, so sends from any thread reach a subscriber safely;
-the consumer is woken on its own event loop (:class:`~._tasks.Wakeup`).
+the consumer is woken on its own event loop (:class:`~._backends.Wakeup`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio.lowlevel
 
-from ._bridge import running_in_event_loop_thread
+from ._backends import Wakeup, running_in_event_loop_thread, wakeup
 from ._seam import subscribe, unsubscribe
-from ._tasks import Wakeup
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -226,7 +225,7 @@ class Subscription:
                     break
                 if self._closed:
                     raise StopAsyncIteration
-                waiter = Wakeup()
+                waiter = wakeup()
                 self._waiters.append(waiter)
             try:
                 await waiter.wait()
@@ -294,7 +293,7 @@ class Subscription:
             with self._lock:
                 waiters = self._offer(event)
                 if waiters is None:
-                    room = Wakeup()
+                    room = wakeup()
                     self._room_waiters.append(room)
             if waiters is not None:
                 for waiter in waiters:

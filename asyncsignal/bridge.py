@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
+from ._backends import asyncio_running
 from ._broker_envelope import (
     MAX_NAME,
     Codec,
@@ -79,7 +80,6 @@ from ._broker_url import PublicUrl
 from ._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
 from ._signal import AsyncSignal
 from ._subscriptions import NeverFull
-from ._tasks import asyncio_running
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import BaseExceptionGroup

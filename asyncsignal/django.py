@@ -26,8 +26,8 @@ except ImportError as _missing:  # pragma: no cover - tested in a venv without D
         "pip install 'asyncsignal[django]'"
     ) from _missing
 
+from ._backends import asyncio_running
 from ._signal import AsyncSignal, receiver
-from ._tasks import asyncio_running
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable

@@ -21,7 +21,7 @@ from bridge_support.raw import envelope, publish_raw
 from bridge_support.servers import DroppingServer, Server
 
 from asyncsignal import AsyncSignal
-from asyncsignal._tasks import asyncio_running
+from asyncsignal._backends import asyncio_running
 from asyncsignal.bridge import Bridge
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import anyio
 import pytest
 from backends import ASYNCIO_BACKENDS
 
+from asyncsignal._backends import asyncio_running
 from asyncsignal._broker_link import Runner, _cancel_and_wait, uninterrupted
-from asyncsignal._tasks import asyncio_running
 
 
 @pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)

@@ -20,9 +20,11 @@ import pytest
 from backends import ASYNCIO_BACKENDS
 from receivers import Sender, make_sync
 
-from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _dispatch, _tasks
+from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _dispatch
+from asyncsignal._backends import _anyio_scopes
+from asyncsignal._backends._anyio_scopes import anyio_asyncio_internals
+from asyncsignal._backends._threads import _TokenedCall
 from asyncsignal._registry import _CACHE_LIMIT, Registry
-from asyncsignal._tasks import _TokenedCall, anyio_asyncio_internals
 
 
 def test_connect_replaces_a_dead_registration_whose_callback_is_not_processed(
@@ -120,7 +122,7 @@ def test_sends_past_the_bound_on_generated_callers_use_the_generic_one(
     assert seen[-1] == {"signal": signal, "sender": None, f"key{last}": last}
 
 
-# -- a thread receiver's limiter token (_tasks._TokenedCall) -------------------
+# -- a thread receiver's limiter token (_backends._threads._TokenedCall) ----
 # The races between the waiting task and the worker thread, one step at a time.
 
 
@@ -174,7 +176,7 @@ def test_a_thread_call_outliving_its_event_loop_drops_its_token() -> None:
     assert released == []
 
 
-# -- anyio's private asyncio internals (_tasks.anyio_asyncio_internals) ---------
+# -- anyio's private internals (_backends._anyio_scopes) -------------------
 # The one place asyncsignal reads anyio's private members: cancelling a
 # receiver's task through its anyio cancel scopes so that shields hold.
 
@@ -189,7 +191,7 @@ async def test_the_anyio_internals_for_shielded_cancellation_are_found(
     backend = sys.modules["anyio._backends._asyncio"]
     assert anyio_asyncio_internals() is backend, (
         f"anyio {importlib.metadata.version('anyio')} changed the internals "
-        "asyncsignal._tasks._cancel_task uses"
+        "asyncsignal._backends._anyio_scopes.cancel_task uses"
     )
 
 
@@ -227,7 +229,7 @@ async def test_without_the_anyio_internals_receivers_are_still_cancelled_and_awa
     anyio_backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fallback: ``Task.cancel()``, shields aside, as before."""
-    monkeypatch.setattr(_tasks, "anyio_asyncio_internals", lambda: None)
+    monkeypatch.setattr(_anyio_scopes, "anyio_asyncio_internals", lambda: None)
     log: list[str] = []
 
     async def hangs(**kwargs: Any) -> None:

@@ -175,7 +175,9 @@ def main(argv: list[str]) -> int:
     for name, (path, imports, lines) in modules.items():
         relative = path.relative_to(ROOT / PACKAGE)
         depth = len(relative.parts) - 1
-        print(f"  {'  ' * depth}{relative.name:24} {lines:5}")
+        if relative.name == "__init__.py" and depth:
+            print(f"  {'  ' * (depth - 1)}{relative.parts[-2]}/")
+        print(f"  {'  ' * depth}{relative.name:{28 - 2 * depth}} {lines:5}")
         if lines > MAX_LINES:
             problems.append(f"{relative} has {lines} lines (over {MAX_LINES})")
         uses_backend = sorted(

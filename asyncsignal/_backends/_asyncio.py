@@ -1,90 +1,29 @@
-"""Where async receivers run: one task each, concurrently, on the running backend.
-
-This is the only backend-specific module. An anyio task group costs ~10 µs per
-child on asyncio and runs no child until the parent yields; receivers mostly
-finish without suspending, so both backends get a lighter structure with the
-same guarantees:
-
-- asyncio: plain ``asyncio.Task`` objects, started eagerly on Python 3.12+ (a
-  receiver that never suspends has finished when :meth:`~TaskRunner.start`
-  returns, and nothing is awaited at all) unless the loop has a custom task
-  factory, which then creates them; a timeout is a timer armed only for a task
-  still running after its start; cancellation respects anyio shields active in
-  the receiver, as an anyio task group would (see :func:`_cancel_task`);
-- trio: a nursery, opened by :meth:`~TaskRunner.wait`; trio runs no new task
-  before its parent waits anyway; a timeout is a cancel scope.
-
-The caller starts every coroutine, then calls :meth:`~TaskRunner.wait` if
-:attr:`~TaskRunner.waiting`, or :meth:`~TaskRunner.abort` if it must stop
-early. Either way no task outlives that call: if the waiting task is cancelled
-every receiver still running is cancelled and awaited before the cancellation
-propagates. A receiver's ``Exception`` never cancels its siblings: it lands in
-``errors``. A ``BaseException`` that is not a cancellation cancels the siblings
-and propagates as itself (several: a ``BaseExceptionGroup``).
-"""
+"""asyncio: each async receiver gets a plain ``asyncio.Task``, started eagerly
+on Python 3.12+ (a receiver that never suspends has finished when
+:meth:`~AsyncioRunner.start` returns, and nothing is awaited at all) unless the
+loop has a custom task factory, which then creates them; a timeout is a timer
+armed only for a task still running after its start; cancellation respects
+anyio shields active in the receiver, as an anyio task group would (see
+:mod:`._anyio_scopes`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import math
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.lowlevel
-import anyio.to_thread
 
-from ._callables import describe
-from ._errors import ReceiverTimeout
-
-if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
-    from exceptiongroup import BaseExceptionGroup
+from .._errors import ReceiverTimeout
+from ._anyio_scopes import cancel_task
+from ._common import one_or_group, task_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-__all__ = (
-    "TaskRunner",
-    "Wakeup",
-    "anyio_asyncio_internals",
-    "asyncio_running",
-    "open_runner",
-    "run_in_worker_thread",
-)
-
-
-class TaskRunner(Protocol):
-    """Runs coroutines concurrently: results land in ``outcomes[index]``,
-    exceptions in ``errors[index]``; a receiver that exceeds its ``timeout``
-    gets a :class:`~asyncsignal.ReceiverTimeout` naming ``receivers[index]``.
-
-    If :meth:`wait` or :meth:`abort` ends with an exception (cancellation, a
-    ``BaseException``), ``aborted_errors`` holds the receivers' ``Exception``\\ s
-    it displaced, for the caller to report.
-    """
-
-    outcomes: list[Any]
-    errors: dict[int, Exception]
-    aborted_errors: list[tuple[int, Exception]]
-
-    @property
-    def waiting(self) -> bool:
-        """Whether :meth:`wait` must be awaited: a started receiver is unfinished."""
-
-    def start(
-        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
-    ) -> None:
-        """Start running ``coro`` for ``outcomes[index]``, cancelled after
-        ``timeout`` seconds if given."""
-
-    async def wait(self) -> None:
-        """Wait until every started receiver has finished."""
-
-    async def abort(self) -> None:
-        """Cancel every started receiver and wait until they have finished."""
+__all__ = ("AsyncioRunner", "AsyncioWakeup", "start_system_task")
 
 
 _EAGER = sys.version_info >= (3, 12)
@@ -114,76 +53,7 @@ else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
 
 
-def _task_name(receiver: Any) -> str:
-    # The qualified name the function already holds: no string to build.
-    name = getattr(receiver, "__qualname__", None)
-    return name if isinstance(name, str) else describe(receiver)
-
-
-def _cancel_task(task: asyncio.Task[Any]) -> None:
-    """Cancel a receiver's task so that an anyio shield active in it holds.
-
-    ``Task.cancel()`` cuts through anyio's cancel scopes. So when the task is
-    inside anyio scopes, its outermost scope is given a cancelled parent scope,
-    as if the receiver ran in an anyio task group: anyio then delivers the
-    cancellation to every scope that is not shielded from it, and again when
-    a shield exits. This costs nothing until a cancellation.
-    """
-    backend = anyio_asyncio_internals()
-    state = None if backend is None else backend._task_states.get(task)
-    scope = None if state is None else state.cancel_scope
-    if scope is None:
-        task.cancel()
-        return
-    assert backend is not None
-    while scope._parent_scope is not None:
-        scope = scope._parent_scope
-    root = backend.CancelScope()
-    root._child_scopes.add(scope)
-    scope._parent_scope = root
-    root.cancel("asyncsignal: the receiver is cancelled")
-    root._deliver_cancellation(root)
-
-
-def anyio_asyncio_internals() -> Any:
-    """anyio's asyncio backend module if it is loaded and has every internal
-    that :func:`_cancel_task` uses, else ``None``.
-
-    The only use of anyio's private members. anyio offers no public way for
-    code outside a task's cancel scopes to cancel them (an anyio task group
-    does it from inside anyio); entering a scope of ours around each receiver
-    instead costs ~2.4 µs per receiver on every ``asend`` (3.12): 24 µs more
-    for W3's ten receivers.
-    anyio's requirement has no upper bound: a pin would hold back every user
-    for a risk this guard contains. If a newer anyio lacks these internals,
-    receivers are cancelled with ``Task.cancel()``: still cancelled and
-    awaited, but an anyio shield in a receiver no longer holds against a
-    timeout or the caller's cancellation on asyncio.
-    ``tests/test_internals.py`` asserts the guard finds them on the locked
-    anyio, so the suite run against the newest anyio fails loudly rather than
-    falling back in silence.
-    """
-    backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is None:  # anyio never ran on asyncio: no task has anyio scopes
-        return None
-    return backend if _has_scope_internals(backend) else None
-
-
-@functools.cache
-def _has_scope_internals(backend: Any) -> bool:
-    states = getattr(backend, "_task_states", None)
-    scope_class = getattr(backend, "CancelScope", None)
-    state_class = getattr(backend, "TaskState", None)
-    return (
-        callable(getattr(states, "get", None))
-        and "cancel_scope" in getattr(state_class, "__slots__", ())
-        and {"_parent_scope", "_child_scopes"}
-        <= set(getattr(scope_class, "__slots__", ()))
-        and callable(getattr(scope_class, "_deliver_cancellation", None))
-    )
-
-
-class _AsyncioRunner:
+class AsyncioRunner:
     __slots__ = (
         "_cancelling",
         "_eager",
@@ -238,9 +108,9 @@ class _AsyncioRunner:
             if task.done():
                 self._collect(task, index)
                 return
-            task.set_name(_task_name(self.receivers[index]))
+            task.set_name(task_name(self.receivers[index]))
         else:
-            task = self._loop.create_task(coro, name=_task_name(self.receivers[index]))
+            task = self._loop.create_task(coro, name=task_name(self.receivers[index]))
             if task.done():  # an eager task factory
                 self._collect(task, index)
                 return
@@ -255,7 +125,7 @@ class _AsyncioRunner:
 
     def _time_out(self, task: asyncio.Task[Any], index: int) -> None:
         self._timed_out = self._timed_out | {index}
-        _cancel_task(task)
+        cancel_task(task)
 
     def _collect(self, task: asyncio.Task[Any], index: int) -> None:
         # Outside the done callback: a BaseException must reach the caller.
@@ -299,7 +169,7 @@ class _AsyncioRunner:
             except BaseException as error:
                 fatal.append(error)
         if fatal:
-            raise _one_or_group(fatal)
+            raise one_or_group(fatal)
 
     async def abort(self) -> None:
         # Receivers that had already timed out when the dispatch was aborted:
@@ -344,250 +214,49 @@ class _AsyncioRunner:
         self._cancelling = True
         for task, _ in self._tasks:
             if not task.done():
-                _cancel_task(task)
+                cancel_task(task)
 
 
-class _TrioRunner:
-    __slots__ = ("_coros", "_trio", "aborted_errors", "errors", "outcomes", "receivers")
+class AsyncioWakeup:
+    """:class:`~asyncsignal._backends.Wakeup` on asyncio: a future of the
+    waiting task's loop, resolved in that loop's thread."""
 
-    def __init__(self, outcomes: list[Any], receivers: list[Any], trio: Any) -> None:
-        self.outcomes = outcomes
-        self.receivers = receivers
-        self.errors: dict[int, Exception] = {}
-        self.aborted_errors: list[tuple[int, Exception]] = []
-        self._trio = trio
-        self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
+    __slots__ = ("_future", "_is_set", "_loop", "_thread")
 
-    @property
-    def waiting(self) -> bool:
-        return bool(self._coros)
-
-    def start(
-        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
-    ) -> None:
-        self._coros.append((coro, index, timeout))
-
-    async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        try:
-            self.outcomes[index] = await coro
-        except Exception as error:
-            self.errors[index] = error
-
-    async def _run_with_limit(
-        self, coro: Coroutine[Any, Any, Any], index: int, limit: float
-    ) -> None:
-        with self._trio.move_on_after(limit) as scope:
-            await self._run(coro, index)
-        if scope.cancelled_caught:
-            self.errors[index] = ReceiverTimeout(self.receivers[index], limit)
-
-    async def wait(self) -> None:
-        trio = self._trio
-        try:
-            async with trio.open_nursery() as nursery:
-                for coro, index, timeout in self._coros:
-                    name = _task_name(self.receivers[index])
-                    if timeout is None:
-                        nursery.start_soon(self._run, coro, index, name=name)
-                    else:
-                        nursery.start_soon(
-                            self._run_with_limit, coro, index, timeout, name=name
-                        )
-            # trio's cancellation is level-triggered: if every receiver
-            # absorbed its Cancelled, the nursery exits normally inside a
-            # cancelled scope. Raise the cancellation here, as asyncio does,
-            # instead of reporting what receivers did while being cancelled.
-            await trio.lowlevel.checkpoint_if_cancelled()
-        except BaseExceptionGroup as group:
-            self.aborted_errors.extend(self.errors.items())
-            # trio's nursery wraps even a single BaseException; raise it as
-            # asyncio does.
-            fatal = [
-                leaf for leaf in _leaves(group) if not isinstance(leaf, trio.Cancelled)
-            ]
-            if not fatal:
-                raise
-            raise _one_or_group(fatal) from None
-        except BaseException:
-            self.aborted_errors.extend(self.errors.items())
-            raise
-
-    async def abort(self) -> None:
-        # Nothing has run yet: trio runs a task only once the nursery waits.
-        for coro, _, _ in self._coros:
-            coro.close()
-        self.aborted_errors.extend(self.errors.items())
-
-
-async def run_in_worker_thread(call: Callable[[], Any]) -> Any:
-    """Run a sync receiver's call in one of anyio's worker threads, taking a
-    token of anyio's default thread limiter for as long as the call runs.
-
-    If the waiting task is cancelled (a timeout, a cancelled ``asend``), this
-    stops waiting at once; the thread cannot be interrupted: it runs to its end
-    unobserved and keeps its token until then, so hung receivers never run more
-    threads at once than the limiter has tokens. A call cancelled before its
-    thread took it up is never made.
-    """
-    if asyncio_running():
-        return await _run_in_worker_thread_on_asyncio(call)
-    # trio's own to_thread keeps an abandoned thread's token until it ends.
-    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-
-
-#: Per event loop, the limiter handed to anyio's ``to_thread.run_sync`` by
-#: :func:`_run_in_worker_thread_on_asyncio`: it never makes anyone wait.
-_UNLIMITED: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar(
-    "asyncsignal_unlimited"
-)
-
-
-async def _run_in_worker_thread_on_asyncio(call: Callable[[], Any]) -> Any:
-    # anyio's asyncio backend returns the limiter token of an abandoned call
-    # at once, while its thread runs on: hung receivers would pile up threads
-    # without bound. So the token of the default limiter is taken here, and
-    # returned when the thread ends (or when the call is known never to run).
-    limiter = anyio.to_thread.current_default_thread_limiter()
-    borrower = object()
-    try:
-        limiter.acquire_on_behalf_of_nowait(borrower)
-    except anyio.WouldBlock:
-        await limiter.acquire_on_behalf_of(borrower)
-    tokened = _TokenedCall(
-        call,
-        functools.partial(limiter.release_on_behalf_of, borrower),
-        asyncio.get_running_loop(),
-    )
-    unlimited = _UNLIMITED.get(None)
-    if unlimited is None:
-        unlimited = anyio.CapacityLimiter(math.inf)
-        _UNLIMITED.set(unlimited)
-    try:
-        return await anyio.to_thread.run_sync(
-            tokened, abandon_on_cancel=True, limiter=unlimited
-        )
-    finally:
-        tokened.stop_waiting()
-
-
-class _TokenedCall:
-    """A call for a worker thread holding a limiter token, returned by
-    ``release`` (in the loop's thread) once the call has ended or is known
-    never to start: by the waiting task if it is still waiting then, else by
-    the thread through ``loop``.
-
-    Two claims decide who does what, each taken by whichever side pops it
-    first (``list.pop`` is atomic): "start" by the thread as it starts the
-    call, or by the waiting task if it stops waiting before that (the call is
-    then skipped); "finish" by the thread as the call ends, or by the waiting
-    task if it stops waiting while the call runs.
-    """
-
-    __slots__ = ("_call", "_finish", "_loop", "_release", "_start")
-
-    def __init__(
-        self,
-        call: Callable[[], Any],
-        release: Callable[[], None],
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self._call = call
-        self._release = release
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._start = [True]
-        self._finish = [True]
-
-    def __call__(self) -> Any:
-        """Make the call, in the worker thread."""
-        if not _claim(self._start):
-            return None
-        try:
-            return self._call()
-        finally:
-            if not _claim(self._finish):
-                # RuntimeError: the loop has closed; its limiter went with it.
-                with contextlib.suppress(RuntimeError):
-                    self._loop.call_soon_threadsafe(self._release)
-
-    def stop_waiting(self) -> None:
-        """The waiting task is done waiting: the call ended, or it was
-        cancelled."""
-        if _claim(self._start) or not _claim(self._finish):
-            self._release()
-
-
-def _claim(claims: list[bool]) -> bool:
-    try:
-        return claims.pop()
-    except IndexError:
-        return False
-
-
-def _one_or_group(errors: list[BaseException]) -> BaseException:
-    """What propagates when receivers raise ``BaseException``\\ s (not
-    cancellation): the exception itself, or a group if there are several."""
-    if len(errors) == 1:
-        return errors[0]
-    return BaseExceptionGroup("several receivers raised in asend()", errors)
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    return [
-        leaf
-        for error in group.exceptions
-        for leaf in (
-            _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
-        )
-    ]
-
-
-def asyncio_running() -> bool:
-    """Whether this is an asyncio task (not trio, even as a guest on asyncio)."""
-    loop = asyncio._get_running_loop()
-    return loop is not None and asyncio.current_task(loop) is not None
-
-
-def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
-    """A runner for the backend running the current task.
-
-    :raises RuntimeError: outside an asyncio or trio task.
-    """
-    loop = asyncio._get_running_loop()
-    # current_task() is None in a trio task running as a guest on this loop.
-    if loop is not None and asyncio.current_task(loop) is not None:
-        return _AsyncioRunner(outcomes, receivers, loop)
-    # Looked up, not imported: if trio is not imported, it is not running.
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_task():
-        return _TrioRunner(outcomes, receivers, trio)
-    raise RuntimeError("asend() must be awaited in an asyncio or trio task")
-
-
-class Wakeup:
-    """A one-shot wake-up for the task that creates it: :meth:`wait` there,
-    :meth:`set` from any thread (a thread-safe hop onto that task's event loop
-    when called from another thread; never blocks the caller)."""
-
-    __slots__ = ("_event", "_schedule", "_thread")
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._future: asyncio.Future[None] = loop.create_future()
         self._thread = threading.get_ident()
-        schedule: Callable[[Callable[[], object]], object]
-        if asyncio_running():
-            schedule = asyncio.get_running_loop().call_soon_threadsafe
-        else:
-            trio = sys.modules["trio"]
-            schedule = trio.lowlevel.current_trio_token().run_sync_soon
-        self._schedule = schedule
+        self._is_set = False
 
     def set(self) -> None:
         if threading.get_ident() == self._thread:
-            self._event.set()
+            self._resolve()
             return
         # RuntimeError: that loop has closed, so nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
-            self._schedule(self._event.set)
+            self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        self._is_set = True
+        if not self._future.done():
+            self._future.set_result(None)
 
     async def wait(self) -> None:
-        await self._event.wait()
+        if self._is_set:
+            return
+        if self._future.done():  # an earlier wait was cancelled, and the future
+            self._future = self._loop.create_future()  # with it
+        await self._future
+
+
+def start_system_task(
+    loop: asyncio.AbstractEventLoop,
+    func: Callable[[], Coroutine[Any, Any, None]],
+    done: Callable[[], None],
+) -> asyncio.Task[None]:
+    """Run ``func()`` as a task of ``loop`` (a copy of the caller's context),
+    calling ``done()`` when it ends; cancel the task to stop it."""
+    task = loop.create_task(func())
+    task.add_done_callback(lambda _: done())
+    return task

@@ -1,28 +1,22 @@
-"""The sync↔async bridge: how ``send`` runs async receivers from synchronous code."""
+"""From synchronous code to async receivers: how ``send`` runs them, and
+where it must refuse to."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.from_thread
 
+from ._detect import running_in_event_loop_thread
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ("check_can_block", "run_from_sync", "running_in_event_loop_thread")
+__all__ = ("check_can_block", "run_from_sync")
 
 T = TypeVar("T")
-
-
-def running_in_event_loop_thread() -> bool:
-    """True if an asyncio or trio event loop is running in this thread."""
-    if asyncio._get_running_loop() is not None:
-        return True
-    trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_run())
 
 
 def check_can_block(method: str) -> None:

@@ -1,0 +1,111 @@
+"""The backends: the only place that knows asyncio and trio.
+
+Everything backend-specific the package needs sits behind this interface,
+chosen per call from the running task (:mod:`._detect`):
+
+- :func:`open_runner`: runs a send's async receivers concurrently, one task
+  each (:mod:`._asyncio`, :mod:`._trio`), with timeouts and cancellation;
+- :func:`run_in_worker_thread`: ``thread=True`` receivers (:mod:`._threads`);
+- :func:`run_from_sync` and :func:`check_can_block`: ``send`` reaching async
+  receivers from synchronous code (:mod:`._from_sync`);
+- :class:`Wakeup`: the one wake-up primitive, set from any thread;
+- :class:`SystemTask`: a task on the application's event loop that belongs to
+  no caller's task group (the bridge's dispatcher).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._asyncio import AsyncioRunner, AsyncioWakeup
+from ._asyncio import start_system_task as _start_asyncio_task
+from ._common import TaskRunner
+from ._detect import (
+    asyncio_loop,
+    asyncio_running,
+    running_in_event_loop_thread,
+    running_trio,
+)
+from ._from_sync import check_can_block, run_from_sync
+from ._threads import run_in_worker_thread
+from ._trio import TrioRunner, TrioWakeup
+from ._trio import start_system_task as _start_trio_task
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+__all__ = (
+    "SystemTask",
+    "TaskRunner",
+    "Wakeup",
+    "asyncio_running",
+    "check_can_block",
+    "open_runner",
+    "run_from_sync",
+    "run_in_worker_thread",
+    "running_in_event_loop_thread",
+    "wakeup",
+)
+
+
+def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
+    """A runner for the backend running the current task.
+
+    :raises RuntimeError: outside an asyncio or trio task.
+    """
+    loop = asyncio_loop()
+    if loop is not None:
+        return AsyncioRunner(outcomes, receivers, loop)
+    trio = running_trio()
+    if trio is not None:
+        return TrioRunner(outcomes, receivers, trio)
+    raise RuntimeError("asend() must be awaited in an asyncio or trio task")
+
+
+class Wakeup(Protocol):
+    """A one-shot wake-up for the task that made it (:func:`wakeup`):
+    :meth:`wait` there, as often as needed (a cancelled wait may be waited
+    again); :meth:`set` from anywhere, never blocking: from another thread it
+    is a thread-safe hop onto the waiting task's event loop."""
+
+    def set(self) -> None: ...
+
+    async def wait(self) -> None: ...
+
+
+def wakeup() -> Wakeup:
+    """A :class:`Wakeup` for the current task (asyncio or trio)."""
+    loop = asyncio_loop()
+    if loop is not None:
+        return AsyncioWakeup(loop)
+    return TrioWakeup(running_trio())
+
+
+class SystemTask:
+    """Starts ``func()`` at once on the application's event loop, as a task
+    that is no child of the task starting it: a plain asyncio task, or a trio
+    *system* task. Code after it (the body of ``async with bridge:``) then
+    runs in no task group or cancel scope of ours, so its exceptions reach the
+    caller as they are (a task group would wrap them in an exception group).
+    Like an asyncio task, it runs in a copy of the caller's context.
+
+    ``func`` must not raise; it ends when :meth:`stop` cancels it.
+    """
+
+    __slots__ = ("_cancel", "_done")
+
+    def __init__(
+        self, func: Callable[[], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        self._done = done = wakeup()
+        loop = asyncio_loop()
+        if loop is not None:
+            self._cancel = _start_asyncio_task(loop, func, done.set).cancel
+        else:
+            trio = running_trio()
+            self._cancel = _start_trio_task(trio, func, done.set, name).cancel
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it to end. Call it shielded."""
+        self._cancel()
+        await self._done.wait()

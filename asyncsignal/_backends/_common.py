@@ -1,0 +1,72 @@
+"""What both backends' runners share: the runner interface, task names, and
+how receivers' ``BaseException``\\ s propagate."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._callables import describe
+
+if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+__all__ = ("TaskRunner", "leaves", "one_or_group", "task_name")
+
+
+class TaskRunner(Protocol):
+    """Runs coroutines concurrently: results land in ``outcomes[index]``,
+    exceptions in ``errors[index]``; a receiver that exceeds its ``timeout``
+    gets a :class:`~asyncsignal.ReceiverTimeout` naming ``receivers[index]``.
+
+    If :meth:`wait` or :meth:`abort` ends with an exception (cancellation, a
+    ``BaseException``), ``aborted_errors`` holds the receivers' ``Exception``\\ s
+    it displaced, for the caller to report.
+    """
+
+    outcomes: list[Any]
+    errors: dict[int, Exception]
+    aborted_errors: list[tuple[int, Exception]]
+
+    @property
+    def waiting(self) -> bool:
+        """Whether :meth:`wait` must be awaited: a started receiver is unfinished."""
+
+    def start(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
+    ) -> None:
+        """Start running ``coro`` for ``outcomes[index]``, cancelled after
+        ``timeout`` seconds if given."""
+
+    async def wait(self) -> None:
+        """Wait until every started receiver has finished."""
+
+    async def abort(self) -> None:
+        """Cancel every started receiver and wait until they have finished."""
+
+
+def task_name(receiver: Any) -> str:
+    # The qualified name the function already holds: no string to build.
+    name = getattr(receiver, "__qualname__", None)
+    return name if isinstance(name, str) else describe(receiver)
+
+
+def one_or_group(errors: list[BaseException]) -> BaseException:
+    """What propagates when receivers raise ``BaseException``\\ s (not
+    cancellation): the exception itself, or a group if there are several."""
+    if len(errors) == 1:
+        return errors[0]
+    return BaseExceptionGroup("several receivers raised in asend()", errors)
+
+
+def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [
+        leaf
+        for error in group.exceptions
+        for leaf in (
+            leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+        )
+    ]
