@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +36,7 @@ import anyio
 import anyio.to_thread
 
 from ._callables import describe
+from ._context import run_sharing
 from ._errors import ReceiverTimeout
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
@@ -84,11 +86,15 @@ class TaskRunner(Protocol):
 
 
 _EAGER = sys.version_info >= (3, 12)
+#: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
+_TASK_CONTEXT = sys.version_info >= (3, 11)
 
 if sys.version_info >= (3, 12):
 
     def _eager_task(
-        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+        coro: Coroutine[Any, Any, Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> asyncio.Task[Any]:
         # A KeyboardInterrupt or SystemExit from the task's first step escapes
         # this constructor and leaves the task unreachable, so asyncio reports
@@ -96,12 +102,14 @@ if sys.version_info >= (3, 12):
         # (__new__, then __init__) would let us retrieve it, but costs ~350 ns
         # per receiver task (W3: +19%), for a log line next to an interrupt
         # that propagates correctly anyway.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
 
 else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
 
     def _eager_task(
-        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+        coro: Coroutine[Any, Any, Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> asyncio.Task[Any]:
         raise NotImplementedError
 
@@ -143,6 +151,7 @@ def _cancel_task(task: asyncio.Task[Any]) -> None:
 class _AsyncioRunner:
     __slots__ = (
         "_cancelling",
+        "_context",
         "_eager",
         "_loop",
         "_pending",
@@ -161,12 +170,15 @@ class _AsyncioRunner:
         outcomes: list[Any],
         receivers: list[Any],
         loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> None:
         self.outcomes = outcomes
         self.receivers = receivers
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._loop = loop
+        #: The send's shared context, or None: each task copies the caller's.
+        self._context = context
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         self._eager = _EAGER and loop.get_task_factory() is None
@@ -187,17 +199,25 @@ class _AsyncioRunner:
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
+        context = self._context
+        if context is not None and not _TASK_CONTEXT:  # pragma: no cover - 3.10
+            coro = run_sharing(coro, context)
+            context = None
         if self._eager:
             # Runs the coroutine up to its first suspension right now, so a
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call.
-            task = _eager_task(coro, self._loop)
+            task = _eager_task(coro, self._loop, context)
             if task.done():
                 self._collect(task, index)
                 return
             task.set_name(_task_name(self.receivers[index]))
         else:
-            task = self._loop.create_task(coro, name=_task_name(self.receivers[index]))
+            name = _task_name(self.receivers[index])
+            if context is None:
+                task = self._loop.create_task(coro, name=name)
+            else:
+                task = self._loop.create_task(coro, name=name, context=context)
             if task.done():  # an eager task factory
                 self._collect(task, index)
                 return
@@ -305,14 +325,31 @@ class _AsyncioRunner:
 
 
 class _TrioRunner:
-    __slots__ = ("_coros", "_trio", "aborted_errors", "errors", "outcomes", "receivers")
+    __slots__ = (
+        "_context",
+        "_coros",
+        "_trio",
+        "aborted_errors",
+        "errors",
+        "outcomes",
+        "receivers",
+    )
 
-    def __init__(self, outcomes: list[Any], receivers: list[Any], trio: Any) -> None:
+    def __init__(
+        self,
+        outcomes: list[Any],
+        receivers: list[Any],
+        trio: Any,
+        context: contextvars.Context | None,
+    ) -> None:
         self.outcomes = outcomes
         self.receivers = receivers
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._trio = trio
+        #: The send's shared context: trio copies the context into each new
+        #: task, so each receiver syncs with it when it starts and ends.
+        self._context = context
         self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
 
     @property
@@ -344,6 +381,8 @@ class _TrioRunner:
             async with trio.open_nursery() as nursery:
                 for coro, index, timeout in self._coros:
                     name = _task_name(self.receivers[index])
+                    if self._context is not None:
+                        coro = run_sharing(coro, self._context)
                     if timeout is None:
                         nursery.start_soon(self._run, coro, index, name=name)
                     else:
@@ -407,19 +446,24 @@ def asyncio_running() -> bool:
     return loop is not None and asyncio.current_task(loop) is not None
 
 
-def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
-    """A runner for the backend running the current task.
+def open_runner(
+    outcomes: list[Any],
+    receivers: list[Any],
+    context: contextvars.Context | None = None,
+) -> TaskRunner:
+    """A runner for the backend running the current task; with ``context``,
+    every receiver runs in that one context (see ``_context``).
 
     :raises RuntimeError: outside an asyncio or trio task.
     """
     loop = asyncio._get_running_loop()
     # current_task() is None in a trio task running as a guest on this loop.
     if loop is not None and asyncio.current_task(loop) is not None:
-        return _AsyncioRunner(outcomes, receivers, loop)
+        return _AsyncioRunner(outcomes, receivers, loop, context)
     # Looked up, not imported: if trio is not imported, it is not running.
     trio = sys.modules.get("trio")
     if trio is not None and trio.lowlevel.in_trio_task():
-        return _TrioRunner(outcomes, receivers, trio)
+        return _TrioRunner(outcomes, receivers, trio, context)
     raise RuntimeError("asend() must be awaited in an asyncio or trio task")
 
 
