@@ -9,18 +9,18 @@ context need nothing from here: running in the sender's context and copying
 back at the end come to the same.
 
 On asyncio 3.11+ tasks are created in the shared context itself. Where a task
-cannot be given a context (trio, asyncio 3.10), :func:`run_sharing` gives the
-receiver its own copy that takes the shared values when it starts and writes
-back what it changed when it ends.
+cannot be given a context (trio, asyncio 3.10), :func:`run_sharing` runs each
+step of the receiver's coroutine in the shared context, inside the task's own.
 """
 
 from __future__ import annotations
 
 import contextvars
+import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Generator
 
 __all__ = ("copy_back", "run_sharing")
 
@@ -54,16 +54,28 @@ def copy_back(shared: contextvars.Context) -> None:
     _set_changed(_changes(shared, contextvars.copy_context()))
 
 
-async def run_sharing(
+@types.coroutine
+def run_sharing(
     coro: Coroutine[Any, Any, T], shared: contextvars.Context
-) -> T:
-    """Await ``coro`` in this task's own context as if it ran in ``shared``:
-    take the shared values first, write back the receiver's changes last."""
-    _set_changed(_changes(shared, contextvars.copy_context()))
-    before = contextvars.copy_context()
-    try:
-        return await coro
-    finally:
-        changes = _changes(contextvars.copy_context(), before)
-        if changes:
-            shared.run(_set_changed, changes)
+) -> Generator[Any, Any, T]:
+    """Await ``coro`` with each of its steps run in ``shared``: the receiver
+    runs in the send's context although its task has a context of its own
+    (trio copies the context into every new task; asyncio 3.10 too)."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                request = shared.run(coro.send, value)
+            else:
+                request = shared.run(coro.throw, error)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        try:
+            value, error = (yield request), None
+        except GeneratorExit:
+            shared.run(coro.close)
+            raise
+        except BaseException as thrown:
+            value, error = None, thrown
