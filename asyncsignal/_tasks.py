@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +42,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
+    import contextvars
     from collections.abc import Callable, Coroutine
 
 __all__ = (
@@ -217,7 +217,9 @@ class _AsyncioRunner:
             if context is None:
                 task = self._loop.create_task(coro, name=name)
             else:
-                task = self._loop.create_task(coro, name=name, context=context)
+                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                    coro, name=name, context=context
+                )
             if task.done():  # an eager task factory
                 self._collect(task, index)
                 return

@@ -101,7 +101,7 @@ class Signal(AsyncSignal):
     ) -> None:
         # Django's signature is Signal(use_caching=False).
         if isinstance(providing_args, bool):
-            providing_args, use_caching = None, providing_args
+            providing_args, use_caching = None, providing_args  # type: ignore[unreachable]
         super().__init__(
             providing_args, use_caching, name=name, thread=thread, timeout=timeout
         )
@@ -116,7 +116,7 @@ class Signal(AsyncSignal):
         if code is not None and "thread" not in code.co_varnames:
             # A subclass written for Django (ModelSignal) whose connect does not
             # take the policies: accept them and hand them to ours.
-            cls.connect = _taking_policies(connect)  # type: ignore[method-assign]
+            cls.connect = _taking_policies(connect)  # type: ignore[method-assign,arg-type]
 
     # -- connecting -------------------------------------------------------------
 
@@ -172,7 +172,9 @@ class Signal(AsyncSignal):
         registration, in connection order. A snapshot: assign it (or a list
         of its entries, such as a saved copy) back to change the
         registrations; ``signal.receivers = []`` disconnects everything."""
-        return [_Entry.of(self._registry, r, held) for r, held in self._registry.entries()]
+        return [
+            _Entry.of(self._registry, r, held) for r, held in self._registry.entries()
+        ]
 
     @receivers.setter
     def receivers(self, entries: Iterable[tuple[Any, Any, Any, bool]]) -> None:
@@ -237,13 +239,13 @@ class Signal(AsyncSignal):
         responses: Responses = []
         if plan.inline_only:
             # Django's loop, kept here: no frame between send() and a receiver
-            # (warnings' stacklevel in receivers counts on it).
+            # (warnings' stacklevel in receivers counts on it), so not the
+            # core's generated callers. The arguments are merged once.
+            arguments = {"signal": self, "sender": sender, **named}
             for registration in plan.registrations:
                 receiver = registration()
                 if receiver is not None:
-                    responses.append(
-                        (receiver, receiver(signal=self, sender=sender, **named))
-                    )
+                    responses.append((receiver, receiver(**arguments)))
             return responses
         if plan.has_async:
             check_can_block("send")
@@ -313,7 +315,9 @@ class Signal(AsyncSignal):
             )
         return responses
 
-    def _send_traced(self, sender: object, named: dict[str, Any], robust: bool) -> Responses:
+    def _send_traced(
+        self, sender: object, named: dict[str, Any], robust: bool
+    ) -> Responses:
         """``send`` through a replaced :meth:`_live_receivers`: the receivers
         it returns run as Django runs them (no per-receiver policies)."""
         sync, async_ = self._live_receivers(sender)
@@ -407,11 +411,7 @@ class Signal(AsyncSignal):
             if receiver is None:
                 continue
             policy = registration.policy
-            if (
-                registration.kind is POLICY
-                and policy.once
-                and not claim(registration)
-            ):
+            if registration.kind is POLICY and policy.once and not claim(registration):
                 continue
             if registration.is_async or policy.timeout is not None:
                 later.append((receiver, policy, registration.is_async))
@@ -485,8 +485,8 @@ class Signal(AsyncSignal):
                     _log_robust_failure(receivers[index], errors[index])
                 return list(zip(receivers, outcomes, strict=True))
             if len(errors) == 1:
-                (error,) = errors.values()
-                raise error
+                (only,) = errors.values()
+                raise only
             raise ExceptionGroup(
                 f"{len(errors)} receivers raised in {method}()",
                 [errors[index] for index in sorted(errors)],
@@ -523,17 +523,17 @@ def _call_in_turn(
 ) -> Responses:
     """Call sync receivers in order; ``robust``: an exception is the response."""
     responses: Responses = []
-    for receiver in receivers:
+    for each in receivers:
         if not robust:
-            responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
+            responses.append((each, each(signal=signal, sender=sender, **named)))
             continue
         try:
-            response = receiver(signal=signal, sender=sender, **named)
+            response = each(signal=signal, sender=sender, **named)
         except Exception as error:
-            _log_robust_failure(receiver, error)
-            responses.append((receiver, error))
+            _log_robust_failure(each, error)
+            responses.append((each, error))
         else:
-            responses.append((receiver, response))
+            responses.append((each, response))
     return responses
 
 
@@ -614,9 +614,7 @@ class _Entry(tuple):  # type: ignore[type-arg]
             key = key[1]
         sender_id = registration.sender_key or id(None)
         reference: Any = (
-            registration
-            if isinstance(registration, weakref.ref)
-            else registration()
+            registration if isinstance(registration, weakref.ref) else registration()
         )
         sender_ref = held if isinstance(held, weakref.ref) else None
         entry = cls(((key, sender_id), reference, sender_ref, registration.is_async))
@@ -668,7 +666,7 @@ def install() -> None:
     import django.dispatch.dispatcher
 
     original = django.dispatch.dispatcher.Signal
-    if original is not Signal:
+    if original is not Signal:  # type: ignore[comparison-overlap]
         early = _signals_created_from(original)
         if early:
             raise RuntimeError(
@@ -678,8 +676,8 @@ def install() -> None:
                 "manage.py, asgi.py and wsgi.py, before django.setup() and "
                 "before anything imports django.db or a model"
             )
-    django.dispatch.Signal = Signal  # type: ignore[misc]
-    django.dispatch.dispatcher.Signal = Signal  # type: ignore[misc]
+    django.dispatch.Signal = Signal  # type: ignore[misc,assignment]
+    django.dispatch.dispatcher.Signal = Signal  # type: ignore[misc,assignment]
 
 
 def _signals_created_from(original: type) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from asyncsignal import AsyncSignal
@@ -26,12 +27,14 @@ async def async_increment(**kwargs: Any) -> int:
 
 
 async def async_increment_after_yield(**kwargs: Any) -> int:
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     counter.set(counter.get() + 1)
     return counter.get()
 
 
-async def test_async_receivers_see_each_others_changes_and_the_caller_gets_them() -> None:
+async def test_async_receivers_see_each_others_changes_and_the_caller_gets_them() -> (
+    None
+):
     signal = AsyncSignal()
     first, second = async_increment, async_increment_after_yield
     signal.connect(first)
@@ -53,7 +56,7 @@ async def test_sync_async_and_thread_receivers_share_one_context() -> None:
         names["sync"].set("set")
 
     async def in_task(**kwargs: Any) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         names["async"].set("set")
 
     def in_thread(**kwargs: Any) -> tuple[str, ...]:
@@ -114,7 +117,9 @@ def test_send_from_sync_code_copies_async_receivers_changes_back() -> None:
     assert seen == 4
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio 3.10 has no Task context")
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio 3.10 has no Task context"
+)
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_custom_task_factory_gets_the_shared_context() -> None:
     import asyncio
@@ -133,6 +138,7 @@ async def test_a_custom_task_factory_gets_the_shared_context() -> None:
         counter.set(1)
         assert await signal.asend(None) == [(async_increment, 2)]
         assert counter.get() == 2
-        assert contexts and contexts[0] is not None
+        assert contexts
+        assert contexts[0] is not None
     finally:
         loop.set_task_factory(None)

@@ -7,7 +7,6 @@ asyncio backends."""
 from __future__ import annotations
 
 import contextvars
-import gc
 import logging
 import subprocess
 import sys
@@ -22,6 +21,9 @@ pytest.importorskip("django")
 
 import asyncsignal.django as dj
 from asyncsignal.django import Signal
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 counter: contextvars.ContextVar[int] = contextvars.ContextVar("counter")
@@ -60,7 +62,10 @@ async def test_asend_responds_sync_receivers_first(method: str) -> None:
     signal = Signal()
     signal.connect(async_one)
     signal.connect(sync_one)
-    assert await getattr(signal, method)(None) == [(sync_one, "sync"), (async_one, "async")]
+    assert await getattr(signal, method)(None) == [
+        (sync_one, "sync"),
+        (async_one, "async"),
+    ]
 
 
 @pytest.mark.parametrize("method", ["send", "send_robust"])
@@ -216,7 +221,7 @@ def test_kwargs_are_checked_only_under_debug(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_use_caching_positionally_as_in_django() -> None:
-    assert Signal(True).use_caching is True
+    assert Signal(True).use_caching is True  # type: ignore[arg-type]
 
 
 def test_receivers_is_djangos_list_and_can_be_saved_and_assigned_back() -> None:
@@ -231,10 +236,13 @@ def test_receivers_is_djangos_list_and_can_be_saved_and_assigned_back() -> None:
     signal.connect(async_one, sender=1)
     entries = signal.receivers
     assert entries[0][0] == (id(sync_one), id(Sender))
-    assert isinstance(entries[0][1], weakref.ref) and entries[0][1]() is sync_one
-    assert entries[0][2]() is Sender and entries[0][3] is False
+    assert isinstance(entries[0][1], weakref.ref)
+    assert entries[0][1]() is sync_one
+    assert entries[0][2]() is Sender
+    assert entries[0][3] is False
     assert entries[1] == (("uid", id(None)), strong, None, False)
-    assert entries[2][2] is None and entries[2][3] is True
+    assert entries[2][2] is None
+    assert entries[2][3] is True
     with signal.lock:  # reversion's mute_signals, verbatim in shape
         paused = signal.receivers[:]
         signal.receivers = []
@@ -251,9 +259,9 @@ def test_receivers_is_djangos_list_and_can_be_saved_and_assigned_back() -> None:
     with pytest.raises(TypeError, match="only entries read from this"):
         signal.receivers = [(("x", 0), sync_one, None, False)]
     with pytest.raises(TypeError, match="only entries read from this"):
-        signal.receivers = Signal().receivers + [entries[0]][:0] + [
-            _entry_of_another_signal()
-        ]
+        signal.receivers = (
+            Signal().receivers + [entries[0]][:0] + [_entry_of_another_signal()]
+        )
 
 
 def _entry_of_another_signal() -> Any:
@@ -313,7 +321,10 @@ async def test_a_replaced_live_receivers_is_what_sends_run() -> None:
     signal.connect(async_one)
     assert await signal.asend(1) == [(sync_one, "sync"), (async_one, "async")]
     assert await signal.asend_robust(2) == [(sync_one, "sync"), (async_one, "async")]
-    assert await anyio_to_thread(signal.send) == [(sync_one, "sync"), (async_one, "async")]
+    assert await anyio_to_thread(signal.send) == [
+        (sync_one, "sync"),
+        (async_one, "async"),
+    ]
     assert await anyio_to_thread(signal.send_robust) == [
         (sync_one, "sync"),
         (async_one, "async"),
@@ -326,18 +337,22 @@ async def test_a_replaced_live_receivers_is_what_sends_run() -> None:
 def test_a_subclass_connect_without_policies_takes_them() -> None:
     class Lazy(Signal):  # as Django's ModelSignal
         def connect(  # type: ignore[override]
-            self, receiver: Any, sender: Any = None, weak: bool = True,
-            dispatch_uid: Any = None, apps: Any = None,
+            self,
+            receiver: Any,
+            sender: Any = None,
+            weak: bool = True,
+            dispatch_uid: Any = None,
+            apps: Any = None,
         ) -> None:
             super().connect(receiver, sender, weak=weak, dispatch_uid=dispatch_uid)
 
     signal = Lazy()
-    signal.connect(sync_one, once=True)
+    signal.connect(sync_one, once=True)  # type: ignore[call-arg]
     signal.connect(other_sync)
     assert [r for r, _ in signal.send(None)] == [sync_one, other_sync]
     assert [r for r, _ in signal.send(None)] == [other_sync]
     with pytest.raises(ValueError, match="needs an async receiver or thread=True"):
-        Lazy(thread=False).connect(other_sync, timeout=1)
+        Lazy(thread=False).connect(other_sync, timeout=1)  # type: ignore[call-arg]
 
 
 def test_asend_of_sync_receivers_needs_asyncio() -> None:

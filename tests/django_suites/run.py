@@ -1,4 +1,4 @@
-"""Run real Django test suites, unmodified, with and without ``asyncsignal.django.install()``.
+"""Real Django test suites, unmodified, with and without ``install()``.
 
     python tests/django_suites/run.py                   # every suite, both ways
     python tests/django_suites/run.py --suite reversion --mode with
@@ -31,7 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-CACHE = Path(os.environ.get("ASYNCSIGNAL_CACHE", Path.home() / ".cache" / "asyncsignal"))
+CACHE = Path(
+    os.environ.get("ASYNCSIGNAL_CACHE", Path.home() / ".cache" / "asyncsignal")
+)
 REVERSION = "django-reversion==6.4.0"
 SIMPLE_HISTORY = "django-simple-history==3.13.0"
 
@@ -91,12 +93,24 @@ def unpacked(requirement: str) -> Path:
     sdists = CACHE / "sdists"
     sdists.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-         "--no-binary", ":all:", "--dest", str(sdists), requirement],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+            str(sdists),
+            requirement,
+        ],
         check=True,
     )
     (archive,) = [
-        path for path in sdists.glob("*.tar.gz")
+        path
+        for path in sdists.glob("*.tar.gz")
         if path.name.lower().replace("_", "-").startswith(f"{name.lower()}-{version}.")
     ]
     sources.mkdir(parents=True, exist_ok=True)
@@ -119,30 +133,45 @@ def installed(requirement: str) -> Path:
         present = None
     if present != version:
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-             "--disable-pip-version-check", str(source)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                str(source),
+            ],
             check=True,
         )
     return source
 
 
-def run(label: str, command: list[str], cwd: Path, install: bool, extra_path: Path) -> dict[str, str]:
+def run(
+    label: str, command: list[str], cwd: Path, install: bool, extra_path: Path
+) -> dict[str, str]:
     """Run one suite; return ``{test id: "FAIL"|"ERROR"}`` for its failures."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(extra_path), env.get("PYTHONPATH")])
+    )
     env["ASYNCSIGNAL_INSTALL"] = "1" if install else "0"
     mode = "with install()" if install else "without"
     print(f"::: {label} {mode}: {' '.join(command)}", flush=True)
     started = time.monotonic()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     output = done.stdout + done.stderr
-    failures = dict(
-        (match[1], match[0])
+    failures = {
+        match[1]: match[0]
         for match in re.findall(r"^(FAIL|ERROR): (.+)$", output, re.MULTILINE)
-    )
+    }
     summary = re.findall(r"^(Ran \d+ tests.*|OK.*|FAILED.*)$", output, re.MULTILINE)
-    print(f"::: {label} {mode}: {' '.join(summary)} (exit {done.returncode}, "
-          f"{time.monotonic() - started:.0f} s)", flush=True)
+    print(
+        f"::: {label} {mode}: {' '.join(summary)} (exit {done.returncode}, "
+        f"{time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
     if done.returncode != 0 and not failures:
         print(output[-5000:], flush=True)
         failures["<the run itself>"] = f"exit code {done.returncode}"
@@ -151,10 +180,18 @@ def run(label: str, command: list[str], cwd: Path, install: bool, extra_path: Pa
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("django", "django-wide", "reversion", "simple-history", "all"), default="all")
+    parser.add_argument(
+        "--suite",
+        choices=("django", "django-wide", "reversion", "simple-history", "all"),
+        default="all",
+    )
     parser.add_argument("--mode", choices=("with", "without", "both"), default="both")
-    parser.add_argument("--parallel", default="2", help="Django's runtests.py --parallel")
-    parser.add_argument("modules", nargs="*", help="Django test modules (default: the signal ones)")
+    parser.add_argument(
+        "--parallel", default="2", help="Django's runtests.py --parallel"
+    )
+    parser.add_argument(
+        "modules", nargs="*", help="Django test modules (default: the signal ones)"
+    )
     args = parser.parse_args(argv)
 
     import django
@@ -164,18 +201,45 @@ def main(argv: list[str]) -> int:
     (extra / "asyncsignal_reversion_settings.py").write_text(REVERSION_SETTINGS)
     python = sys.executable
     suites: list[tuple[str, list[str], Path]] = []
-    wanted = {args.suite} if args.suite != "all" else {"django", "reversion", "simple-history"}
+    wanted = (
+        {args.suite}
+        if args.suite != "all"
+        else {"django", "reversion", "simple-history"}
+    )
     if wanted & {"django", "django-wide"}:
         tests = unpacked(f"django=={django.__version__}") / "tests"
         modules = args.modules or (
             DJANGO_SIGNAL_MODULES if "django" in wanted else DJANGO_WIDE_MODULES
         )
-        suites.append(("django", [python, "runtests.py", "--settings=test_sqlite",
-                                  f"--parallel={args.parallel}", "--noinput", *modules], tests))
+        suites.append(
+            (
+                "django",
+                [
+                    python,
+                    "runtests.py",
+                    "--settings=test_sqlite",
+                    f"--parallel={args.parallel}",
+                    "--noinput",
+                    *modules,
+                ],
+                tests,
+            )
+        )
     if "reversion" in wanted:
         tests = installed(REVERSION) / "tests"
-        suites.append(("reversion", [python, "manage.py", "test", "--noinput",
-                                     "--settings=asyncsignal_reversion_settings"], tests))
+        suites.append(
+            (
+                "reversion",
+                [
+                    python,
+                    "manage.py",
+                    "test",
+                    "--noinput",
+                    "--settings=asyncsignal_reversion_settings",
+                ],
+                tests,
+            )
+        )
     if "simple-history" in wanted:
         root = installed(SIMPLE_HISTORY)
         suites.append(("simple-history", [python, "runtests.py"], root))
@@ -183,7 +247,9 @@ def main(argv: list[str]) -> int:
     modes = {"with": [True], "without": [False], "both": [False, True]}[args.mode]
     status = 0
     for label, command, cwd in suites:
-        results = {install: run(label, command, cwd, install, extra) for install in modes}
+        results = {
+            install: run(label, command, cwd, install, extra) for install in modes
+        }
         if True in results:
             only_with = sorted(set(results[True]) - set(results.get(False, {})))
             for test in only_with:
