@@ -64,6 +64,13 @@ DJANGO_WIDE_MODULES = (
     "model_inheritance",
 )
 
+#: Tests that fail only with install(), each for a reason the issue accepts.
+EXPECTED = {
+    # Mocks weakref.ref and asserts Django's connect called it: asyncsignal's
+    # registrations are weak references made by their own class.
+    "test_lazy_model_signal (signals.tests.SignalTests.test_lazy_model_signal)",
+}
+
 SITECUSTOMIZE = """\
 import os
 if os.environ.get("ASYNCSIGNAL_INSTALL") == "1":
@@ -253,8 +260,12 @@ def main(argv: list[str]) -> int:
         if True in results:
             only_with = sorted(set(results[True]) - set(results.get(False, {})))
             for test in only_with:
-                print(f"::: {label}: {results[True][test]} only with install(): {test}")
-            if only_with:
+                known = " (expected)" if test in EXPECTED else ""
+                print(
+                    f"::: {label}: {results[True][test]} only with install(){known}: "
+                    f"{test}"
+                )
+            if set(only_with) - EXPECTED:
                 status = 1
     return status
 
