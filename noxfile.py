@@ -350,3 +350,13 @@ def bench_bridge(session: nox.Session) -> None:
     after -- go to benchmarks/bridge/run.py)."""
     _sync(session, groups=("bench",), extras=("trio", "redis", "nats"))
     session.run("python", "benchmarks/bridge/run.py", *session.posargs)
+
+
+@nox.session(name="django-suites", python=NEWEST, default=False)
+def django_suites(session: nox.Session) -> None:
+    """Django's own signal tests and django-reversion's and
+    django-simple-history's suites, unmodified, with and without
+    ``asyncsignal.django.install()`` (tests/django_suites/run.py; arguments
+    after -- go to it)."""
+    _sync(session, groups=("django-suites",), extras=("django",))
+    session.run("python", "tests/django_suites/run.py", *session.posargs)

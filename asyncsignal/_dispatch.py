@@ -5,6 +5,7 @@ Receivers are called as ``receiver(signal=signal, sender=sender, **named)``.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import keyword
 import logging
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._backends import check_can_block, open_runner
 from ._callables import describe
+from ._context import copy_back
 from ._policies import ASYNC, POLICY, SYNC
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
@@ -146,6 +148,7 @@ def send_with_policies(
     errors: dict[int, Exception] = {}
     later: list[tuple[int, Registration]] = []
     receiver: Callable[..., Any] | None = None
+    shared: contextvars.Context | None = None
     try:
         for registration in plan.registrations:
             receiver = registration()
@@ -169,12 +172,18 @@ def send_with_policies(
                     errors[index] = error
         if later:
             assert run_from_sync is not None
+            # The sync receivers ran in this context; the async ones share a
+            # copy of it, copied back below (see _context).
+            shared = contextvars.copy_context()
             run_from_sync(
                 _run_later,
                 *(signal, later, receivers, outcomes, errors, sender, named, method),
+                shared,
             )
         return _settle(receivers, outcomes, errors, robust, method)
     finally:
+        if shared is not None:
+            copy_back(shared)
         # See asend: a kept exception must not keep every receiver alive.
         receivers.clear()
         outcomes.clear()
@@ -190,9 +199,11 @@ async def _run_later(
     sender: object,
     named: dict[str, Any],
     method: str,
+    shared: contextvars.Context,
 ) -> None:
-    """Run ``send``'s async receivers concurrently on this event loop."""
-    runner = open_runner(outcomes, receivers)
+    """Run ``send``'s async receivers concurrently on this event loop, in the
+    context ``shared``."""
+    runner = open_runner(outcomes, receivers, shared)
     runner.errors = errors
     try:
         for index, registration in later:
@@ -226,11 +237,14 @@ async def asend(
     task each; receivers with a policy are wrapped by it (a worker thread, a
     time limit, removal before the call). Errors are isolated: each is either
     the receiver's response (``robust``) or raised once every receiver has
-    finished.
+    finished. All run in one copy of the caller's context, copied back at the
+    end (see ``_context``).
     """
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
-    runner = open_runner(outcomes, receivers)
+    shared = contextvars.copy_context()
+    run = shared.run
+    runner = open_runner(outcomes, receivers, shared)
     errors = runner.errors
     receiver: Callable[..., Any] | None = None
     try:
@@ -251,8 +265,8 @@ async def asend(
                 outcomes.append(None)
                 try:
                     if kind is SYNC:
-                        outcomes[index] = receiver(
-                            signal=signal, sender=sender, **named
+                        outcomes[index] = run(
+                            receiver, signal=signal, sender=sender, **named
                         )
                     elif kind is ASYNC:
                         runner.start(
@@ -269,11 +283,13 @@ async def asend(
                             receiver, signal=signal, sender=sender, **named
                         )
                         runner.start(
-                            run_in_thread(call), index, registration.policy.timeout
+                            _in_thread(run_in_thread, call),
+                            index,
+                            registration.policy.timeout,
                         )
                     else:
-                        outcomes[index] = receiver(
-                            signal=signal, sender=sender, **named
+                        outcomes[index] = run(
+                            receiver, signal=signal, sender=sender, **named
                         )
                 except Exception as error:
                     errors[index] = error
@@ -292,6 +308,20 @@ async def asend(
         receivers.clear()
         outcomes.clear()
         receiver = None
+        copy_back(shared)
+
+
+async def _in_thread(
+    run_in_thread: Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]],
+    call: Callable[[], Any],
+) -> Any:
+    """A ``thread=True`` receiver's call, in a copy of the send's context whose
+    changes are copied back into it when the thread is done."""
+    context = contextvars.copy_context()
+    try:
+        return await run_in_thread(functools.partial(context.run, call))
+    finally:
+        copy_back(context)
 
 
 async def _abort(

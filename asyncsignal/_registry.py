@@ -22,7 +22,7 @@ from ._callables import describe
 from ._policies import ASYNC, DEFAULT_POLICY, POLICY, SYNC
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from typing_extensions import Self
 
@@ -332,6 +332,50 @@ class Registry:
             held = tuple(self._senders.values())
         live = (s() if isinstance(s, _SenderRef) else s for s in held)
         return tuple(s for s in live if s is not None)
+
+    def purge(self) -> None:
+        """Drop the registrations whose receiver or sender has died."""
+        with self._lock:
+            self._purge_dead()
+
+    def entries(self) -> list[tuple[Registration, object]]:
+        """Every registration with what holds its sender (``None`` for any
+        sender; a weak reference, or the sender itself), in connection order:
+        what :meth:`replace` takes back."""
+        with self._lock:
+            self._purge_dead()
+            registrations = sorted(
+                itertools.chain.from_iterable(
+                    g.values() for g in self.by_sender.values()
+                ),
+                key=_by_seq,
+            )
+            return [(r, self._senders.get(r.sender_key)) for r in registrations]
+
+    def replace(self, entries: Iterable[tuple[Registration, object]]) -> None:
+        """Make ``entries`` (read from :meth:`entries` of this registry) the
+        registrations, in their order; dead ones and repeats are left out.
+
+        For code that saves the registrations and puts them back (muting a
+        signal the way Django's ``receivers`` list allows)."""
+        with self._lock:
+            self._purge_dead()
+            # In place: the signal reads by_sender without the lock.
+            self.by_sender.clear()
+            self._senders.clear()
+            for registration, held in entries:
+                if registration() is None or (
+                    isinstance(held, _SenderRef) and held() is None
+                ):
+                    continue
+                group = self.by_sender.setdefault(registration.sender_key, {})
+                if registration.key in group:
+                    continue
+                if held is not None:
+                    self._senders[registration.sender_key] = held
+                registration.seq = next(self._seq)
+                group[registration.key] = registration
+            self.cache = {}
 
     def mute(self, by: int) -> None:
         """Enter (``by=1``) or leave (``by=-1``) a muted block."""

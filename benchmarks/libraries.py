@@ -231,6 +231,18 @@ class DjangoLib(Library):
         return Signal()
 
 
+class DjangoVariantLib(AsyncSignalLib):
+    """``asyncsignal.django.Signal``: held to the core's targets against Django."""
+
+    name = "asyncsignal.django"
+
+    def new_signal(self) -> Any:
+        DjangoLib().new_signal()  # configures the settings it reads
+        from asyncsignal.django import Signal
+
+        return Signal()
+
+
 def _inline_sync_wrapper(receiver: Receiver) -> Callable[..., Any]:
     """blinker's ``_sync_wrapper``: call a sync receiver inline, in the loop."""
 
@@ -320,6 +332,7 @@ LIBRARIES: dict[str, Library] = {
     lib.name: lib
     for lib in (
         AsyncSignalLib(),
+        DjangoVariantLib(),
         NoTimeoutLib(),
         UntypedLib(),
         ReceiversLib(),

@@ -185,7 +185,7 @@ def catalogue(mode: Mode) -> list[Workload]:
             "send, 0 receivers",
             "send",
             (),
-            (OURS, DJANGO, "blinker", "psygnal"),
+            (OURS, DJANGO, "asyncsignal.django", "blinker", "psygnal"),
             targets=(Target(DJANGO, 1.0),),
         ),
         _per_call(
@@ -193,7 +193,14 @@ def catalogue(mode: Mode) -> list[Workload]:
             "send, 10 sync receivers",
             "send",
             kinds("sync", times=10),
-            (OURS, DJANGO, "blinker", "psygnal", "raw: list comp"),
+            (
+                OURS,
+                DJANGO,
+                "asyncsignal.django",
+                "blinker",
+                "psygnal",
+                "raw: list comp",
+            ),
             targets=(Target(DJANGO, 0.5),),
         ),
         _per_call(
@@ -255,7 +262,7 @@ def catalogue(mode: Mode) -> list[Workload]:
             "asend, 5 sync + 5 async receivers, interleaved",
             "asend",
             kinds("sync", "async", times=5),
-            (OURS, DJANGO, "blinker"),
+            (OURS, DJANGO, "asyncsignal.django", "blinker"),
             targets=(Target(DJANGO, 0.15),),
             note="blinker: _sync_wrapper calls sync receivers inline",
         ),

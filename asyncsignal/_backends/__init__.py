@@ -32,6 +32,7 @@ from ._trio import TrioRunner, TrioWakeup
 from ._trio import start_system_task as _start_trio_task
 
 if TYPE_CHECKING:
+    import contextvars
     from collections.abc import Callable, Coroutine
 
 __all__ = (
@@ -48,17 +49,22 @@ __all__ = (
 )
 
 
-def open_runner(outcomes: list[Any], receivers: list[Any]) -> TaskRunner:
-    """A runner for the backend running the current task.
+def open_runner(
+    outcomes: list[Any],
+    receivers: list[Any],
+    context: contextvars.Context | None = None,
+) -> TaskRunner:
+    """A runner for the backend running the current task; with ``context``,
+    every receiver runs in that one context (see ``_context``).
 
     :raises RuntimeError: outside an asyncio or trio task.
     """
     loop = asyncio_loop()
     if loop is not None:
-        return AsyncioRunner(outcomes, receivers, loop)
+        return AsyncioRunner(outcomes, receivers, loop, context)
     trio = running_trio()
     if trio is not None:
-        return TrioRunner(outcomes, receivers, trio)
+        return TrioRunner(outcomes, receivers, trio, context)
     raise RuntimeError("asend() must be awaited in an asyncio or trio task")
 
 

@@ -16,22 +16,28 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
 from ._common import one_or_group, task_name
 
 if TYPE_CHECKING:
+    import contextvars
     from collections.abc import Callable, Coroutine
 
 __all__ = ("AsyncioRunner", "AsyncioWakeup", "start_system_task")
 
 
 _EAGER = sys.version_info >= (3, 12)
+#: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
+_TASK_CONTEXT = sys.version_info >= (3, 11)
 
 if sys.version_info >= (3, 12):
 
     def _eager_task(
-        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+        coro: Coroutine[Any, Any, Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> asyncio.Task[Any]:
         # A KeyboardInterrupt or SystemExit from the task's first step escapes
         # this constructor and leaves the task unreachable, so asyncio reports
@@ -39,12 +45,14 @@ if sys.version_info >= (3, 12):
         # (__new__, then __init__) would let us retrieve it, but costs ~350 ns
         # per receiver task (W3: +19%), for a log line next to an interrupt
         # that propagates correctly anyway.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
 
 else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
 
     def _eager_task(
-        coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop
+        coro: Coroutine[Any, Any, Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> asyncio.Task[Any]:
         raise NotImplementedError
 
@@ -56,6 +64,7 @@ _NONE_TIMED_OUT: frozenset[int] = frozenset()
 class AsyncioRunner:
     __slots__ = (
         "_cancelling",
+        "_context",
         "_eager",
         "_loop",
         "_pending",
@@ -74,12 +83,15 @@ class AsyncioRunner:
         outcomes: list[Any],
         receivers: list[Any],
         loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None,
     ) -> None:
         self.outcomes = outcomes
         self.receivers = receivers
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._loop = loop
+        #: The send's shared context, or None: each task copies the caller's.
+        self._context = context
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         self._eager = _EAGER and loop.get_task_factory() is None
@@ -100,17 +112,27 @@ class AsyncioRunner:
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
+        context = self._context
+        if context is not None and not _TASK_CONTEXT:  # pragma: no cover - 3.10
+            coro = run_sharing(coro, context)
+            context = None
         if self._eager:
             # Runs the coroutine up to its first suspension right now, so a
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call.
-            task = _eager_task(coro, self._loop)
+            task = _eager_task(coro, self._loop, context)
             if task.done():
                 self._collect(task, index)
                 return
             task.set_name(task_name(self.receivers[index]))
         else:
-            task = self._loop.create_task(coro, name=task_name(self.receivers[index]))
+            name = task_name(self.receivers[index])
+            if context is None:
+                task = self._loop.create_task(coro, name=name)
+            else:
+                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                    coro, name=name, context=context
+                )
             if task.done():  # an eager task factory
                 self._collect(task, index)
                 return

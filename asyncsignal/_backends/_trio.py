@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._common import leaves, one_or_group, task_name
 
@@ -25,14 +26,31 @@ __all__ = ("TrioRunner", "TrioWakeup", "start_system_task")
 
 
 class TrioRunner:
-    __slots__ = ("_coros", "_trio", "aborted_errors", "errors", "outcomes", "receivers")
+    __slots__ = (
+        "_context",
+        "_coros",
+        "_trio",
+        "aborted_errors",
+        "errors",
+        "outcomes",
+        "receivers",
+    )
 
-    def __init__(self, outcomes: list[Any], receivers: list[Any], trio: Any) -> None:
+    def __init__(
+        self,
+        outcomes: list[Any],
+        receivers: list[Any],
+        trio: Any,
+        context: contextvars.Context | None,
+    ) -> None:
         self.outcomes = outcomes
         self.receivers = receivers
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._trio = trio
+        #: The send's shared context: trio copies the context into each new
+        #: task, so each receiver's steps run in it (see ``_context``).
+        self._context = context
         self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
 
     @property
@@ -64,6 +82,8 @@ class TrioRunner:
             async with trio.open_nursery() as nursery:
                 for coro, index, timeout in self._coros:
                     name = task_name(self.receivers[index])
+                    if self._context is not None:
+                        coro = run_sharing(coro, self._context)
                     if timeout is None:
                         nursery.start_soon(self._run, coro, index, name=name)
                     else:

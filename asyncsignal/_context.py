@@ -1,0 +1,81 @@
+"""One context per send: how receivers share context variables with each other
+and with the sender.
+
+The rule (Django 6.1's): every receiver of one send runs in one context, a copy
+of the sender's; a receiver sees what the receivers that ran before it set;
+when the send ends (returns, raises or is cancelled) what they set is set in
+the sender's context too. Plain sync receivers called in the sender's own
+context need nothing from here: running in the sender's context and copying
+back at the end come to the same.
+
+On asyncio 3.11+ tasks are created in the shared context itself. Where a task
+cannot be given a context (trio, asyncio 3.10), :func:`run_sharing` runs each
+step of the receiver's coroutine in the shared context, inside the task's own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import types
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine, Generator
+
+__all__ = ("copy_back", "run_sharing")
+
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+
+def _set_changed(changes: list[tuple[contextvars.ContextVar[Any], Any]]) -> None:
+    for var, value in changes:
+        var.set(value)
+
+
+def _changes(
+    source: contextvars.Context, since: contextvars.Context
+) -> list[tuple[contextvars.ContextVar[Any], Any]]:
+    """The variables whose value in ``source`` differs from theirs in ``since``."""
+    # Equal contexts that share their storage compare in constant time: the
+    # common case, a send whose receivers set nothing.
+    if source == since:
+        return []
+    return [
+        (var, value)
+        for var, value in source.items()
+        if since.get(var, _MISSING) is not value
+    ]
+
+
+def copy_back(shared: contextvars.Context) -> None:
+    """Set, in the current context, what receivers set in ``shared``."""
+    _set_changed(_changes(shared, contextvars.copy_context()))
+
+
+@types.coroutine
+def run_sharing(
+    coro: Coroutine[Any, Any, T], shared: contextvars.Context
+) -> Generator[Any, Any, T]:
+    """Await ``coro`` with each of its steps run in ``shared``: the receiver
+    runs in the send's context although its task has a context of its own
+    (trio copies the context into every new task; asyncio 3.10 too)."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                request = shared.run(coro.send, value)
+            else:
+                request = shared.run(coro.throw, error)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        try:
+            value, error = (yield request), None
+        except GeneratorExit:
+            shared.run(coro.close)
+            raise
+        except BaseException as thrown:
+            value, error = None, thrown
