@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+from backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal
 
@@ -32,6 +33,10 @@ async def async_increment_after_yield(**kwargs: Any) -> int:
     return counter.get()
 
 
+ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+
+
+@ASYNCIO_ONLY
 async def test_async_receivers_see_each_others_changes_and_the_caller_gets_them() -> (
     None
 ):
@@ -74,6 +79,7 @@ async def test_sync_async_and_thread_receivers_share_one_context() -> None:
     )
 
 
+@ASYNCIO_ONLY
 async def test_changes_reach_the_caller_when_receivers_fail() -> None:
     signal = AsyncSignal()
 
@@ -142,3 +148,44 @@ async def test_a_custom_task_factory_gets_the_shared_context() -> None:
         assert contexts[0] is not None
     finally:
         loop.set_task_factory(None)
+
+
+# -- trio: a receiver's task takes the shared context when it starts running and
+# hands back what it set when it ends (see asyncsignal/_context.py)
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_on_trio_each_receiver_hands_back_what_it_set() -> None:
+    signal = AsyncSignal()
+    first: contextvars.ContextVar[str] = contextvars.ContextVar("first")
+    second: contextvars.ContextVar[str] = contextvars.ContextVar("second")
+
+    def in_line(**kwargs: Any) -> None:
+        counter.set(counter.get() + 1)
+
+    async def sets_first(**kwargs: Any) -> int:
+        await anyio.lowlevel.checkpoint()
+        first.set("set")
+        return counter.get()  # the sync receiver's change, taken at its start
+
+    async def sets_second_and_fails(**kwargs: Any) -> None:
+        second.set("set")
+        raise ValueError("no")
+
+    signal.connect(in_line)
+    signal.connect(sets_first)
+    signal.connect(sets_second_and_fails)
+    counter.set(1)
+    responses = await signal.asend_robust(None)
+    assert responses[1] == (sets_first, 2)
+    assert (counter.get(), first.get(None), second.get(None)) == (2, "set", "set")
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_on_trio_a_receiver_sees_what_ended_before_it_started() -> None:
+    signal = AsyncSignal()
+    counter.set(1)
+    signal.connect(async_increment)
+    assert await signal.asend(None) == [(async_increment, 2)]
+    assert await signal.asend(None) == [(async_increment, 3)]
+    assert counter.get() == 3
