@@ -8,25 +8,23 @@ the sender's context too. Plain sync receivers called in the sender's own
 context need nothing from here: running in the sender's context and copying
 back at the end come to the same.
 
-On asyncio 3.11+ tasks are created in the shared context itself. asyncio 3.10
-cannot give a task a context: :func:`run_sharing` runs each step of the
-receiver's coroutine in the shared context, inside the task's own. trio
-cannot either, and a wrapper around every step costs a quarter of a trio
-send (W3 on trio): there a receiver's task takes the shared context's values
-when it starts running (:func:`enter_shared`) and hands back what it set when
-it ends (:func:`leave_shared`). A trio receiver therefore sees what receivers
-that ended before it started set, not what a receiver running alongside it
-sets meanwhile; the sender gets everything, as on asyncio.
+On asyncio 3.11+ tasks are created in the shared context itself. trio and
+asyncio 3.10 cannot give a task a context (and a wrapper running every step
+of a receiver in the shared context costs a quarter of a trio send, W3 on
+trio, and hides the coroutine from anyio's cancel scopes on asyncio): there
+:func:`run_sharing` makes a receiver's task take the shared context's values
+when it starts running and hand back what it set when it ends. Such a
+receiver sees what receivers that ended before it started set, not what a
+receiver running alongside it sets meanwhile; the sender gets everything.
 """
 
 from __future__ import annotations
 
 import contextvars
-import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Generator
+    from collections.abc import Coroutine
 
 __all__ = ("copy_back", "enter_shared", "leave_shared", "run_sharing")
 
@@ -74,28 +72,11 @@ def leave_shared(shared: contextvars.Context, started: contextvars.Context) -> N
         shared.run(_set_changed, changes)
 
 
-@types.coroutine
-def run_sharing(
-    coro: Coroutine[Any, Any, T], shared: contextvars.Context
-) -> Generator[Any, Any, T]:
-    """Await ``coro`` with each of its steps run in ``shared``: the receiver
-    runs in the send's context although its task has a context of its own
-    (trio copies the context into every new task; asyncio 3.10 too)."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            if error is None:
-                request = shared.run(coro.send, value)
-            else:
-                request = shared.run(coro.throw, error)
-        except StopIteration as done:
-            result: T = done.value
-            return result
-        try:
-            value, error = (yield request), None
-        except GeneratorExit:
-            shared.run(coro.close)
-            raise
-        except BaseException as thrown:
-            value, error = None, thrown
+async def run_sharing(coro: Coroutine[Any, Any, T], shared: contextvars.Context) -> T:
+    """Await ``coro`` in a task of its own context (trio's, asyncio 3.10's),
+    taking ``shared``'s values first and handing back what it set at the end."""
+    started = enter_shared(shared)
+    try:
+        return await coro
+    finally:
+        leave_shared(shared, started)

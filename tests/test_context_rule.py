@@ -33,10 +33,21 @@ async def async_increment_after_yield(**kwargs: Any) -> int:
     return counter.get()
 
 
-ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+#: Receivers share one context as they run: asyncio tasks given the context
+#: (3.11+).
+SHARING_AS_THEY_RUN = pytest.mark.parametrize(
+    "anyio_backend",
+    ASYNCIO_BACKENDS if sys.version_info >= (3, 11) else [],
+)
+#: Each receiver's task takes the send's context when it starts and hands back
+#: what it set when it ends: trio, and asyncio 3.10 (no task context).
+SYNCING_AT_START_AND_END = pytest.mark.parametrize(
+    "anyio_backend",
+    ["trio"] if sys.version_info >= (3, 11) else ["trio", *ASYNCIO_BACKENDS],
+)
 
 
-@ASYNCIO_ONLY
+@SHARING_AS_THEY_RUN
 async def test_async_receivers_see_each_others_changes_and_the_caller_gets_them() -> (
     None
 ):
@@ -79,7 +90,7 @@ async def test_sync_async_and_thread_receivers_share_one_context() -> None:
     )
 
 
-@ASYNCIO_ONLY
+@SHARING_AS_THEY_RUN
 async def test_changes_reach_the_caller_when_receivers_fail() -> None:
     signal = AsyncSignal()
 
@@ -154,7 +165,7 @@ async def test_a_custom_task_factory_gets_the_shared_context() -> None:
 # hands back what it set when it ends (see asyncsignal/_context.py)
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"])
+@SYNCING_AT_START_AND_END
 async def test_on_trio_each_receiver_hands_back_what_it_set() -> None:
     signal = AsyncSignal()
     first: contextvars.ContextVar[str] = contextvars.ContextVar("first")
@@ -181,7 +192,7 @@ async def test_on_trio_each_receiver_hands_back_what_it_set() -> None:
     assert (counter.get(), first.get(None), second.get(None)) == (2, "set", "set")
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"])
+@SYNCING_AT_START_AND_END
 async def test_on_trio_a_receiver_sees_what_ended_before_it_started() -> None:
     signal = AsyncSignal()
     counter.set(1)

@@ -113,6 +113,7 @@ class AsyncioRunner:
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
         context = self._context
+        receiver = coro
         if context is not None and not _TASK_CONTEXT:  # pragma: no cover - 3.10
             coro = run_sharing(coro, context)
             context = None
@@ -139,6 +140,11 @@ class AsyncioRunner:
         self._tasks.append((task, index))
         self._pending += 1
         task.add_done_callback(self._task_done)
+        if coro is not receiver:  # pragma: no cover - 3.10
+            # Cancelled before its first step, the wrapper never awaited the
+            # receiver's coroutine: close it, or it is reported as never
+            # awaited (a no-op once it ran).
+            task.add_done_callback(lambda _: receiver.close())
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._time_out, task, index)
             if self._timers is None:

@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._context import enter_shared, leave_shared
+from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._common import leaves, one_or_group, task_name
 
@@ -48,10 +48,8 @@ class TrioRunner:
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._trio = trio
-        #: The send's shared context. trio gives each task a context of its
-        #: own, so a receiver's task takes the shared one's values when it
-        #: starts running and hands back what it set when it ends
-        #: (see ``_context``).
+        #: The send's shared context; trio gives each task a context of its
+        #: own, which ``run_sharing`` syncs with it (see ``_context``).
         self._context = context
         self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
 
@@ -65,20 +63,12 @@ class TrioRunner:
         self._coros.append((coro, index, timeout))
 
     async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        shared = self._context
-        if shared is None:
-            try:
-                self.outcomes[index] = await coro
-            except Exception as error:
-                self.errors[index] = error
-            return
-        started = enter_shared(shared)
+        if self._context is not None:
+            coro = run_sharing(coro, self._context)
         try:
             self.outcomes[index] = await coro
         except Exception as error:
             self.errors[index] = error
-        finally:
-            leave_shared(shared, started)
 
     async def _run_with_limit(
         self, coro: Coroutine[Any, Any, Any], index: int, limit: float
