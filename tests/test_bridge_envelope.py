@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from asyncsignal._broker_envelope import (
+from asyncsignal.bridge._envelope import (
     MAX_ARGUMENTS,
     MAX_DEPTH,
     MAX_NAME,
@@ -25,7 +25,7 @@ from asyncsignal._broker_envelope import (
     keys_of,
     nesting_over,
 )
-from asyncsignal._broker_origins import CAPACITY, Origins
+from asyncsignal.bridge._origins import CAPACITY, Origins
 
 ORIGIN = "0123456789abcdef" * 2
 OTHER = "fedcba9876543210" * 2

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from backends import ASYNCIO_BACKENDS
 
-from asyncsignal._broker_link import Runner, _cancel_and_wait, uninterrupted
+from asyncsignal.bridge._session import Runner, _cancel_and_wait, uninterrupted
 from asyncsignal._tasks import asyncio_running
 
 

@@ -16,8 +16,8 @@ from bridge_support.peers import DEADLINE, Peer, eventually
 
 import asyncsignal
 from asyncsignal import AsyncSignal
-from asyncsignal._broker_memory import _HUBS
-from asyncsignal._broker_url import PublicUrl
+from asyncsignal.bridge._transports.memory import _HUBS
+from asyncsignal.bridge._urls import PublicUrl
 from asyncsignal.bridge import Bridge, RemoteSender
 from asyncsignal.testing import capture
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from ._broker_envelope import Envelope, Reject
+from ._envelope import Envelope, Reject
 
 __all__ = ("CAPACITY", "Origins")
 

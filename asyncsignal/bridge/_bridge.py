@@ -1,45 +1,6 @@
-"""Signals shared by every process of an application, over Redis/Valkey or NATS.
-
-::
-
-    from asyncsignal.bridge import Bridge
-
-    bridge = Bridge("redis://127.0.0.1:6379/0")  # or "nats://...", "memory://"
-    bridge.share(order_placed, cache_invalidated)  # signals with unique names
-    async with bridge:  # e.g. in the ASGI lifespan
-        await order_placed.asend(sender=None, order_id=7)
-
-A send of a shared signal inside the ``async with`` block runs the local
-receivers as always and returns only their responses. The event is also
-published, and every other process in the bridge runs its own receivers for
-it. Delivery is **at most once** (broker pub/sub):
-
-- The event is encoded and queued when the send starts, in the sender's thread,
-  before any receiver runs; what happens to the local receivers afterwards (an
-  error, a cancellation) does not unpublish it. A send never waits for the
-  broker: it queues into a bounded buffer that a publisher task drains.
-- A process never receives its own events, and runs an incoming event's
-  receivers once, with ``asend_robust``: their errors are logged there.
-  Incoming events are delivered one after another, in the order each origin
-  sent them. Sends made while an incoming event is being delivered (by its
-  receivers, and by tasks they start) run locally only: every process derives
-  them from the event itself, so publishing them again would multiply them.
-- An event can be lost: while the broker is unreachable (sends then run their
-  local receivers only, promptly), when the outgoing buffer is full (the oldest
-  unpublished events are dropped), when a connection breaks with events in
-  flight, or when a process is not subscribed yet. Losses are logged and
-  counted (:attr:`Bridge.lost` here, :attr:`Bridge.missed` in processes that
-  see the gap); the bridge reconnects by itself and sends
-  :attr:`Bridge.disconnected` and :attr:`Bridge.reconnected` so that
-  applications can resynchronise.
-
-Events cross as JSON (see ``asyncsignal/_broker_envelope.py`` for the
-envelope): never pickled, and no name that arrives is ever imported. Every
-incoming message is untrusted input: bounded in size and nesting, checked
-field by field, signed and verified when the bridge has a ``secret``; one
-that fails is counted in :attr:`Bridge.rejected`, logged, and the next is
-delivered as usual.
-"""
+"""The :class:`Bridge`: its configuration, its state, and running it (``async
+with``, :meth:`Bridge.wait_connected`). The module docstring of
+:mod:`asyncsignal.bridge` says what a bridge promises."""
 
 from __future__ import annotations
 
@@ -53,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
-from ._broker_envelope import (
+from ._envelope import (
     MAX_NAME,
     Codec,
     Reject,
@@ -62,7 +23,7 @@ from ._broker_envelope import (
     keys_of,
     resolve_sender,
 )
-from ._broker_link import (
+from ._session import (
     Down,
     DropWarning,
     Inbox,
@@ -74,12 +35,12 @@ from ._broker_link import (
     logger,
     serve,
 )
-from ._broker_origins import Origins
-from ._broker_url import PublicUrl
-from ._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
-from ._signal import AsyncSignal
-from ._subscriptions import NeverFull
-from ._tasks import asyncio_running
+from ._origins import Origins
+from ._urls import PublicUrl
+from .._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
+from .._signal import AsyncSignal
+from .._subscriptions import NeverFull
+from .._tasks import asyncio_running
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import BaseExceptionGroup
@@ -90,10 +51,10 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from ._broker_link import Broker, Up
-    from ._subscriptions import Event, Subscriber
+    from ._session import Broker, Up
+    from .._subscriptions import Event, Subscriber
 
-__all__ = ("Bridge", "RemoteSender")
+__all__ = ("SIGNED_MAX_AGE", "Bridge")
 
 #: The bridge whose dispatcher is delivering an incoming event in this context:
 #: its shares then publish nothing.
@@ -483,11 +444,11 @@ class Bridge:
         kind = self._kind
         try:
             if kind == "redis":
-                from ._broker_redis import RedisBroker
+                from ._transports.redis import RedisBroker
 
                 return RedisBroker(self.url, self.channel, self.timeout)
             if kind == "nats":
-                from ._broker_nats import NatsBroker
+                from ._transports.nats import NatsBroker
 
                 return NatsBroker(
                     self.url, self.channel, self.timeout, self.max_event_bytes
@@ -498,7 +459,7 @@ class Bridge:
                 f"Bridge({_redact(self.url)!r}) needs {client}; install it with "
                 f"pip install 'asyncsignal[{kind}]'"
             ) from error
-        from ._broker_memory import MemoryBroker
+        from ._transports.memory import MemoryBroker
 
         return MemoryBroker(self.url)
 

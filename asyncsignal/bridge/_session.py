@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 import anyio
 
-from ._tasks import Wakeup, asyncio_running
+from .._tasks import Wakeup, asyncio_running
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
     from typing import Any
 
-    from ._broker_url import PublicUrl
+    from ._urls import PublicUrl
 
 __all__ = (
     "BATCH",

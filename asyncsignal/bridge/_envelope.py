@@ -47,13 +47,13 @@ import time
 from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._callables import describe
-from ._seam import connected_senders
+from .._callables import describe
+from .._seam import connected_senders
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ._signal import AsyncSignal
+    from .._signal import AsyncSignal
 
 __all__ = (
     "MAX_ARGUMENTS",
