@@ -409,7 +409,9 @@ async def test_a_missing_client_library_fails_at_async_with(
 ) -> None:
     # As if the extra were not installed: importing the client fails.
     monkeypatch.setitem(sys.modules, module, None)
-    monkeypatch.delitem(sys.modules, f"asyncsignal.bridge._transports.{module}", raising=False)
+    monkeypatch.delitem(
+        sys.modules, f"asyncsignal.bridge._transports.{module}", raising=False
+    )
     signal = AsyncSignal(name="x")
     bridge = Bridge(url)
     bridge.share(signal)

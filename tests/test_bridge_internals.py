@@ -11,8 +11,10 @@ import anyio
 import pytest
 from backends import ASYNCIO_BACKENDS
 
-from asyncsignal.bridge._session import Runner, _cancel_and_wait, uninterrupted
 from asyncsignal._tasks import asyncio_running
+from asyncsignal.bridge._helper_thread import Runner
+from asyncsignal.bridge._session import _cancel_and_wait
+from asyncsignal.bridge._transports.base import uninterrupted
 
 
 @pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)

@@ -16,9 +16,9 @@ from bridge_support.peers import DEADLINE, Peer, eventually
 
 import asyncsignal
 from asyncsignal import AsyncSignal
+from asyncsignal.bridge import Bridge, RemoteSender
 from asyncsignal.bridge._transports.memory import _HUBS
 from asyncsignal.bridge._urls import PublicUrl
-from asyncsignal.bridge import Bridge, RemoteSender
 from asyncsignal.testing import capture
 
 if TYPE_CHECKING:

@@ -4,6 +4,7 @@ with``, :meth:`Bridge.wait_connected`). The module docstring of
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import uuid
@@ -14,33 +15,24 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 
-from ._envelope import (
-    MAX_NAME,
-    Codec,
-    Reject,
-    RemoteSender,
-    Wire,
-    keys_of,
-    resolve_sender,
-)
-from ._session import (
-    Down,
-    DropWarning,
-    Inbox,
-    LoopTask,
-    Outbox,
-    Runner,
-    State,
-    bell,
-    logger,
-    serve,
-)
-from ._origins import Origins
-from ._urls import PublicUrl
 from .._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
 from .._signal import AsyncSignal
 from .._subscriptions import NeverFull
 from .._tasks import asyncio_running
+from ._backend_glue import LoopTask, bell
+from ._buffers import DropWarning, Inbox, Outbox
+from ._envelope import (
+    MAX_NAME,
+    Codec,
+    Reject,
+    Wire,
+    keys_of,
+    resolve_sender,
+)
+from ._helper_thread import Runner
+from ._origins import Origins
+from ._session import Down, State, serve
+from ._urls import PublicUrl
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import BaseExceptionGroup
@@ -51,10 +43,13 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from ._session import Broker, Up
     from .._subscriptions import Event, Subscriber
+    from ._session import Up
+    from ._transports.base import Broker
 
 __all__ = ("SIGNED_MAX_AGE", "Bridge")
+
+logger = logging.getLogger("asyncsignal.bridge")
 
 #: The bridge whose dispatcher is delivering an incoming event in this context:
 #: its shares then publish nothing.
