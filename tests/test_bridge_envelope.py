@@ -13,19 +13,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from asyncsignal.bridge._codecs import Codec
 from asyncsignal.bridge._envelope import (
     MAX_ARGUMENTS,
     MAX_DEPTH,
     MAX_NAME,
     MAX_SEQ,
-    Codec,
     Envelope,
-    Reject,
     Wire,
-    keys_of,
     nesting_over,
 )
 from asyncsignal.bridge._origins import CAPACITY, Origins
+from asyncsignal.bridge._reject import Reject
+from asyncsignal.bridge._signing import keys_of
 
 ORIGIN = "0123456789abcdef" * 2
 OTHER = "fedcba9876543210" * 2

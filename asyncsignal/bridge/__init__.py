@@ -43,7 +43,7 @@ delivered as usual.
 
 from ._bridge import SIGNED_MAX_AGE as SIGNED_MAX_AGE
 from ._bridge import Bridge as Bridge
-from ._envelope import RemoteSender as RemoteSender
+from ._senders import RemoteSender as RemoteSender
 
 __all__ = ("Bridge", "RemoteSender")
 

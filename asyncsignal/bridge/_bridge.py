@@ -21,17 +21,14 @@ from .._subscriptions import NeverFull
 from .._tasks import asyncio_running
 from ._backend_glue import LoopTask, bell
 from ._buffers import DropWarning, Inbox, Outbox
-from ._envelope import (
-    MAX_NAME,
-    Codec,
-    Reject,
-    Wire,
-    keys_of,
-    resolve_sender,
-)
+from ._codecs import Codec
+from ._envelope import MAX_NAME, Wire
 from ._helper_thread import Runner
 from ._origins import Origins
+from ._reject import Reject
+from ._senders import resolve_sender
 from ._session import Down, State, serve
+from ._signing import keys_of
 from ._urls import PublicUrl
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
