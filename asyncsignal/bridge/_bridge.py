@@ -5,34 +5,27 @@ with``, :meth:`Bridge.wait_connected`). The module docstring of
 from __future__ import annotations
 
 import logging
-import math
-import sys
 import uuid
-from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 
-from .._seam import asend_robust_offering, subscribe, subscribers, unsubscribe
 from .._signal import AsyncSignal
-from .._subscriptions import NeverFull
 from .._tasks import asyncio_running
 from ._backend_glue import LoopTask, bell
-from ._buffers import DropWarning, Inbox, Outbox
+from ._buffers import Inbox, Outbox
 from ._codecs import Codec
-from ._envelope import MAX_NAME, Wire
+from ._envelope import Wire
 from ._helper_thread import Runner
-from ._origins import Origins
-from ._reject import Reject
-from ._senders import resolve_sender
-from ._session import Down, State, serve
+from ._incoming import Dispatcher
+from ._session import State, serve
+from ._settings import check_channel, check_size, check_timeout, check_url
+from ._share import Share, is_new_share
 from ._signing import keys_of
+from ._transports import make_broker
 from ._urls import PublicUrl
-
-if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
-    from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,34 +33,14 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from .._subscriptions import Event, Subscriber
-    from ._session import Up
     from ._transports.base import Broker
 
 __all__ = ("SIGNED_MAX_AGE", "Bridge")
 
 logger = logging.getLogger("asyncsignal.bridge")
 
-#: The bridge whose dispatcher is delivering an incoming event in this context:
-#: its shares then publish nothing.
-_delivering: ContextVar[Bridge | None] = ContextVar(
-    "asyncsignal.bridge.delivering", default=None
-)
-
-_SCHEMES = {
-    "redis": "redis",
-    "rediss": "redis",
-    "unix": "redis",
-    "nats": "nats",
-    "tls": "nats",
-    "memory": "memory",
-}
-
 #: Seconds a signed event is accepted for after it was sent (see Origins).
 SIGNED_MAX_AGE = 300.0
-
-#: How much of a rejected message's reason and bytes a log line shows.
-_REASON_SHOWN, _BYTES_SHOWN = 300, 100
 
 
 class Bridge:
@@ -125,40 +98,17 @@ class Bridge:
         timeout: float = 5.0,
         secret: str | bytes | Sequence[str | bytes] | None = None,
     ) -> None:
-        if not isinstance(url, str):
-            raise TypeError(f"url must be a str, got {type(url).__name__} {url!r}")
-        scheme = url.partition("://")[0] if "://" in url else ""
-        if scheme not in _SCHEMES:
-            raise ValueError(
-                "Bridge URL must start with one of "
-                f"{', '.join(s + '://' for s in _SCHEMES)}, got {_redact(url)!r}"
-            )
-        if (
-            not isinstance(channel, str)
-            or not channel
-            or any(c.isspace() or c in "*>" for c in channel)
-        ):
-            raise ValueError(
-                "channel must be a non-empty str without spaces, '*' or '>', "
-                f"got {channel!r}"
-            )
-        _check_size("max_event_bytes", max_event_bytes, 64)
-        _check_size("max_buffer_bytes", max_buffer_bytes, max_event_bytes)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or not (timeout > 0 and math.isfinite(timeout))
-        ):
-            raise ValueError(
-                f"timeout must be a positive number of seconds, got {timeout!r}"
-            )
+        check_url(url)
+        check_channel(channel)
+        check_size("max_event_bytes", max_event_bytes, 64)
+        check_size("max_buffer_bytes", max_buffer_bytes, max_event_bytes)
+        check_timeout(timeout)
         self.url: str = url
         self._public_url = PublicUrl(url)
         self.channel: str = channel
         self.timeout: float = float(timeout)
         self.max_event_bytes: int = max_event_bytes
         self.max_buffer_bytes: int = max_buffer_bytes
-        self._kind = _SCHEMES[scheme]
         self.disconnected: AsyncSignal = AsyncSignal(
             ["error"], name="Bridge.disconnected"
         )
@@ -167,25 +117,20 @@ class Bridge:
         )
         keys = () if secret is None else keys_of(secret)
         self._wire = Wire(uuid.uuid4().hex, max_event_bytes, keys)
-        self._shares: dict[str, _Share] = {}
+        self._shares: dict[str, Share] = {}
         self._outbox = Outbox(max_buffer_bytes, self._wire.finish)
         self._state = State()
         self._running: tuple[Runner, LoopTask] | None = None
         # From the start of __aenter__ to the end of __aexit__: set before
         # entering awaits anything, so that a second entry fails at once.
         self._entered = False
-        self._origins = Origins(SIGNED_MAX_AGE if keys else None)
-        self._received = self._rejected = 0
-        self._rejections = DropWarning(
-            "bridge %(url)s rejected %(count)d incoming message(s); the last "
-            "because %(reason)s; it began %(head)r"
+        self._dispatcher = Dispatcher(
+            self,
+            self._wire,
+            self._shares,
+            self._public_url,
+            SIGNED_MAX_AGE if keys else None,
         )
-        #: The scope of the ``async with`` block (a new one each run, made
-        #: before the dispatcher starts: a scope needs a running backend),
-        #: cancelled when a receiver of an incoming event raises
-        #: KeyboardInterrupt or SystemExit, which is kept in ``_interrupt``.
-        self._block: anyio.CancelScope
-        self._interrupt: BaseException | None = None
 
     def __repr__(self) -> str:
         state = (
@@ -213,35 +158,13 @@ class Bridge:
         :raises ValueError: a signal without a name, or whose name another
             signal of this bridge has.
         """
-        for signal in signals:
-            if not isinstance(signal, AsyncSignal):
-                raise TypeError(
-                    f"share() takes signals, got {type(signal).__name__} {signal!r}"
-                )
-            name = signal.name
-            if not isinstance(name, str) or not name:
-                raise ValueError(
-                    f"share() needs signals with a name, unique in the "
-                    f"application: {signal!r} has none; create it with "
-                    "AsyncSignal(name=...)"
-                )
-            if len(name) > MAX_NAME:
-                raise ValueError(
-                    f"share() takes signals named in at most {MAX_NAME} "
-                    f"characters, got one of {len(name):,}"
-                )
-            existing = self._shares.get(name)
-            if existing is not None:
-                if existing.signal is signal:
-                    continue
-                raise ValueError(
-                    f"this bridge shares another signal named {name!r} already"
-                )
+        # All checked before any is shared.
+        signals = tuple(s for s in signals if is_new_share(s, self._shares))
         for signal in signals:
             name = signal.name
             assert name is not None
-            if name not in self._shares:
-                share = _Share(self, signal)
+            if name not in self._shares:  # not when listed twice
+                share = Share(self, signal, self._outbox, self._wire)
                 if self._running is not None:
                     share.subscribe()
                 self._shares[name] = share
@@ -273,7 +196,7 @@ class Bridge:
     def connected(self) -> bool:
         """Whether the bridge is connected to the broker now (and delivering:
         never once a receiver's ``KeyboardInterrupt`` stopped it)."""
-        return self._state.connected and self._interrupt is None
+        return self._state.connected and self._dispatcher.interrupt is None
 
     @property
     def published(self) -> int:
@@ -290,13 +213,13 @@ class Bridge:
     @property
     def received(self) -> int:
         """Events of other processes delivered to this process's receivers."""
-        return self._received
+        return self._dispatcher.received
 
     @property
     def missed(self) -> int:
         """Events of other processes known not to have arrived here (gaps in
         their sequence numbers)."""
-        return self._origins.missed
+        return self._dispatcher.missed
 
     @property
     def rejected(self) -> int:
@@ -306,7 +229,7 @@ class Bridge:
         event delivered already, an unknown codec, a payload the signal
         refuses. Logged at most every 5 seconds as a warning (each one at
         debug level), with the reason and the message's first bytes."""
-        return self._rejected
+        return self._dispatcher.rejected
 
     # -- running ------------------------------------------------------------------
 
@@ -325,7 +248,7 @@ class Bridge:
         """
         if self._entered:
             raise RuntimeError(f"{self!r} is running already")
-        broker = self._make_broker()
+        broker = make_broker(self.url, self.channel, self.timeout, self.max_event_bytes)
         for share in self._shares.values():
             share.check_free()
         self._entered = True
@@ -360,8 +283,8 @@ class Bridge:
             in_thread=not asyncio_running(),
         )
         # Made now, so that the dispatcher can cancel it: entered once started.
-        self._block, self._interrupt = anyio.CancelScope(), None
-        dispatcher = LoopTask(partial(self._dispatch, inbox))
+        self._dispatcher.new_block()
+        dispatcher = LoopTask(partial(self._dispatcher.run, inbox))
         dispatcher.start()
         runner.start()
         try:
@@ -376,7 +299,7 @@ class Bridge:
             raise
         self._running = (runner, dispatcher)
         # Left by __aexit__: it spans the block.
-        self._block.__enter__()
+        self._dispatcher.block.__enter__()
         return self
 
     async def __aexit__(
@@ -396,7 +319,7 @@ class Bridge:
         running, self._running = self._running, None
         assert running is not None, "__aexit__ without __aenter__"
         # True if the block ended by the cancellation an interrupt caused.
-        if self._block.__exit__(exc_type, exc, tb):
+        if self._dispatcher.block.__exit__(exc_type, exc, tb):
             exc_type = exc = None
         self._state.set_running(False)
         self._unsubscribe_all()
@@ -409,8 +332,9 @@ class Bridge:
                 await self._shut_down(*running)
             finally:
                 self._entered = False
-        if self._interrupt is not None:
-            raise self._interrupt from exc
+        interrupt = self._dispatcher.interrupt
+        if interrupt is not None:
+            raise interrupt from exc
 
     async def wait_connected(self) -> None:
         """Wait until the bridge is connected to the broker; return at once if
@@ -432,35 +356,12 @@ class Bridge:
         if not await self._state.wait_connected():
             raise RuntimeError(f"{self!r} stopped before it connected")
 
-    def _make_broker(self) -> Broker:
-        kind = self._kind
-        try:
-            if kind == "redis":
-                from ._transports.redis import RedisBroker
-
-                return RedisBroker(self.url, self.channel, self.timeout)
-            if kind == "nats":
-                from ._transports.nats import NatsBroker
-
-                return NatsBroker(
-                    self.url, self.channel, self.timeout, self.max_event_bytes
-                )
-        except ImportError as error:
-            client = "redis-py" if kind == "redis" else "nats-py"
-            raise ImportError(
-                f"Bridge({_redact(self.url)!r}) needs {client}; install it with "
-                f"pip install 'asyncsignal[{kind}]'"
-            ) from error
-        from ._transports.memory import MemoryBroker
-
-        return MemoryBroker(self.url)
-
     async def _shut_down(self, runner: Runner, dispatcher: LoopTask) -> None:
         with anyio.CancelScope(shield=True):
             if not await runner.stop(self.timeout + 5):  # pragma: no cover
                 logger.error(
                     "bridge %s: the broker connection did not close in time",
-                    _redact(self.url),
+                    self._public_url,
                 )
             self._outbox.close()
             await dispatcher.stop()
@@ -468,157 +369,3 @@ class Bridge:
     def _unsubscribe_all(self) -> None:
         for share in self._shares.values():
             share.unsubscribe()
-
-    # -- incoming events ----------------------------------------------------------
-
-    async def _dispatch(self, inbox: Inbox) -> None:
-        """Deliver incoming events and connection changes, in order, until
-        cancelled; nothing that arrives or that a receiver raises ends it,
-        but ``KeyboardInterrupt`` and ``SystemExit``: they end the block."""
-        cancelled = anyio.get_cancelled_exc_class()
-        while True:
-            for item in await inbox.take():
-                try:
-                    await self._handle(item)
-                except cancelled:
-                    raise  # the bridge is stopping
-                except BaseException as error:
-                    if not _interrupts(error):
-                        # asend_robust logged an Exception; this is another
-                        # BaseException (GeneratorExit, a custom one).
-                        logger.error(
-                            "bridge %s: a receiver of an incoming event raised "
-                            "%s; delivery goes on",
-                            self._public_url,
-                            type(error).__name__,
-                            exc_info=error,
-                        )
-                        continue
-                    # As it would leave a local asend: out of the block.
-                    self._interrupt = error
-                    self._block.cancel()  # nothing if the block has ended
-                    return
-            # Receivers that never suspend must not starve the event loop; and
-            # meanwhile the broker's reader fills the next batch.
-            await anyio.lowlevel.checkpoint()
-
-    async def _handle(self, item: bytes | Down | Up) -> None:
-        if isinstance(item, bytes):
-            await self._deliver(item)
-        elif isinstance(item, Down):
-            await self.disconnected.asend_robust(self, error=item.error)
-        else:
-            await self.reconnected.asend_robust(
-                self, lost=item.lost, downtime=item.downtime
-            )
-
-    async def _deliver(self, data: bytes) -> None:
-        try:
-            envelope = self._wire.decode(data)
-            self._origins.admit(envelope)
-        except Reject as error:
-            self._reject(error, data)
-            return
-        share = self._shares.get(envelope.signal)
-        if share is None:
-            return  # a signal that this process does not share
-        signal, sender = share.signal, envelope.sender
-        if sender is not None:
-            try:
-                sender = resolve_sender(signal, sender)
-            except Reject as error:
-                self._reject(error, data)
-                return
-        self._received += 1
-        token = _delivering.set(self)
-        try:
-            await asend_robust_offering(signal, sender, envelope.kwargs, share.others())
-        except Exception as error:
-            # Receivers' errors are logged by asend_robust; this is the send
-            # itself refusing the payload (a typed signal's check).
-            self._reject(error, data)
-        finally:
-            _delivering.reset(token)
-
-    def _reject(self, error: Exception, data: bytes) -> None:
-        self._rejected += 1
-        url, head = self._public_url, data[:_BYTES_SHOWN]
-        reason = str(error)
-        if len(reason) > _REASON_SHOWN:
-            reason = reason[: _REASON_SHOWN - 3] + "..."
-        logger.debug("bridge %s rejected %r: %s", url, head, reason)
-        self._rejections.add(1, url=url, reason=reason, head=head)
-
-
-class _Share(NeverFull):
-    """The subscriber a bridge registers on each signal it shares: it encodes
-    every send into the outbox (the sender's thread, before any receiver runs)."""
-
-    __slots__ = ("_bridge", "_name", "_others", "_outbox", "_seen", "_wire", "signal")
-
-    #: Every send, whatever its sender.
-    sender = None
-
-    def __init__(self, bridge: Bridge, signal: AsyncSignal) -> None:
-        self._bridge = bridge
-        self.signal = signal
-        self._name = signal.name or ""
-        self._outbox = bridge._outbox
-        self._wire = bridge._wire
-        self._seen: tuple[Subscriber, ...] = ()
-        self._others: tuple[Subscriber, ...] = ()
-
-    def check_free(self) -> None:
-        """:raises RuntimeError: another running bridge shares the signal."""
-        for other in subscribers(self.signal):
-            if isinstance(other, _Share) and other is not self:
-                raise RuntimeError(
-                    f"{self.signal!r} is shared by {other._bridge!r} already: "
-                    "a signal is shared by one running bridge at a time"
-                )
-
-    def others(self) -> tuple[Subscriber, ...]:
-        """The signal's subscriptions but this one, which incoming events skip
-        (the dispatcher's task only)."""
-        subscriptions = subscribers(self.signal)
-        if subscriptions is not self._seen:  # replaced on every change
-            self._seen = subscriptions
-            self._others = tuple(s for s in subscriptions if s is not self)
-        return self._others
-
-    def subscribe(self) -> None:
-        self.check_free()
-        subscribe(self.signal, self)
-
-    def unsubscribe(self) -> None:
-        unsubscribe(self.signal, self)
-
-    def put_nowait(self, event: Event) -> bool:
-        """Encode and queue ``event``; never waits, never refuses.
-
-        :raises TypeError: the event cannot cross (see :class:`Bridge`).
-        """
-        if _delivering.get() is self._bridge:
-            return True  # an incoming event's consequence: local only
-        self._outbox.put(self._wire.encode(self._name, event.sender, event.kwargs))
-        return True
-
-
-def _interrupts(error: BaseException) -> bool:
-    """Whether ``error`` is (or a group holds) a ``KeyboardInterrupt`` or a
-    ``SystemExit``."""
-    if isinstance(error, BaseExceptionGroup):
-        return any(map(_interrupts, error.exceptions))
-    return isinstance(error, (KeyboardInterrupt, SystemExit))
-
-
-def _check_size(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum:,}, got {value:,}")
-
-
-def _redact(url: str) -> str:
-    """``url`` without its credentials, for logs and errors."""
-    return PublicUrl(url).text

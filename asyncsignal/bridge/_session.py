@@ -148,15 +148,7 @@ async def serve(
         state.set_connected(True)
         if down_since is not None:
             lost = outbox.lost - lost_before
-            downtime = time.monotonic() - down_since
-            inbox.put(Up(lost, downtime))
-            logger.warning(
-                "bridge %s reconnected after %.2f s; %d events sent meanwhile "
-                "were lost",
-                url,
-                downtime,
-                lost,
-            )
+            _reconnected(inbox, lost, time.monotonic() - down_since, url)
         if first:
             first = False
             first_attempt()
@@ -177,6 +169,16 @@ async def serve(
             down.error,
             dropped,
         )
+
+
+def _reconnected(inbox: Inbox, lost: int, downtime: float, url: PublicUrl) -> None:
+    inbox.put(Up(lost, downtime))
+    logger.warning(
+        "bridge %s reconnected after %.2f s; %d events sent meanwhile were lost",
+        url,
+        downtime,
+        lost,
+    )
 
 
 def _down(error: Exception, what: str, url: PublicUrl) -> Down:
