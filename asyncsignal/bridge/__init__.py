@@ -41,6 +41,19 @@ that fails is counted in :attr:`Bridge.rejected`, logged, and the next is
 delivered as usual.
 """
 
+# The layout, from the application down to the broker:
+#   _bridge.py          Bridge: configuration (_settings.py), state, running
+#   _share.py           a shared signal's subscriber: each send into the outbox
+#   _incoming.py        the dispatcher: incoming events to the receivers
+#   _envelope.py        the wire format, with _codecs.py, _senders.py,
+#                       _signing.py, _reject.py; _origins.py: who sent what
+#   _buffers.py         the outbox and the inbox, between the two sides
+#   _session.py         the (re)connect loop, on asyncio
+#   _helper_thread.py   where that loop runs: this loop, or a thread on trio
+#   _transports/        one broker per file, behind base.py's protocols
+#   _urls.py            broker URLs without their credentials
+#   _backend_glue.py    bell and LoopTask, until asyncsignal/_backends/ has them
+
 from ._bridge import SIGNED_MAX_AGE as SIGNED_MAX_AGE
 from ._bridge import Bridge as Bridge
 from ._senders import RemoteSender as RemoteSender

@@ -65,21 +65,25 @@ class State:
         self.connected = False
         self.running = False
         self._lock = threading.Lock()
-        self._waiters: list[Bell] = []
+        self._waiters: set[Bell] = set()
 
     def set_connected(self, connected: bool) -> None:
         """Any thread."""
         with self._lock:
             self.connected = connected
-            waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.ring()
+        self._wake_waiters()
 
     def set_running(self, running: bool) -> None:
         """Any thread; waiters give up when it is false."""
         with self._lock:
             self.running = running
-            waiters, self._waiters = self._waiters, []
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        # Each one checks the state again: one that started waiting after the
+        # change is woken for nothing, and waits again.
+        with self._lock:
+            waiters, self._waiters = self._waiters, set()
         for waiter in waiters:
             waiter.ring()
 
@@ -93,14 +97,13 @@ class State:
                 if not self.running:
                     return False
                 waiter = bell()
-                self._waiters.append(waiter)
+                self._waiters.add(waiter)
             try:
                 await waiter.wait()
             finally:
                 # Cancelled: no ring will take it off.
                 with self._lock:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+                    self._waiters.discard(waiter)
 
 
 def _delays() -> Iterator[float]:
