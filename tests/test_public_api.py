@@ -74,6 +74,16 @@ def test_every_public_object_reports_the_package_as_its_module() -> None:
     assert modules == dict.fromkeys(PUBLIC_NAMES, "asyncsignal")
 
 
+def test_the_bridge_module_exports_its_classes_under_its_public_path() -> None:
+    import asyncsignal.bridge as bridge
+
+    assert bridge.__all__ == ("Bridge", "RemoteSender")
+    assert bridge.Bridge.__module__ == "asyncsignal.bridge"
+    assert bridge.RemoteSender.__module__ == "asyncsignal.bridge"
+    # Documented in Bridge's docstring: it stays importable from there.
+    assert bridge.SIGNED_MAX_AGE == 300.0
+
+
 def test_public_objects_are_the_expected_kinds() -> None:
     assert inspect.isclass(AsyncSignal)
     assert inspect.isclass(Receivers)

@@ -4,6 +4,7 @@ own signal objects, named like everyone else's, as separate processes would."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -81,3 +82,8 @@ async def eventually(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await anyio.sleep(0.005)
+
+
+def memory_url() -> str:
+    """A ``memory://`` URL of its own: bridges of other tests never hear it."""
+    return f"memory://{uuid.uuid4().hex}"

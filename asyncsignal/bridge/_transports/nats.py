@@ -21,7 +21,7 @@ import nats
 import nats.aio.client
 import nats.errors
 
-from ._broker_link import uninterrupted
+from .base import uninterrupted
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,7 +15,8 @@ import pytest
 from bridge_support.peers import Peer, eventually
 from bridge_support.raw import envelope, origin_id, publish_raw
 
-from asyncsignal._broker_envelope import Wire, keys_of
+from asyncsignal.bridge._envelope import Wire
+from asyncsignal.bridge._signing import keys_of
 
 if TYPE_CHECKING:
     from bridge_support.servers import Server

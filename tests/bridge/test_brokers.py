@@ -218,7 +218,7 @@ async def test_an_error_escaping_a_nats_client_task_ends_the_session(
     meanwhile (seen: writing to the dead socket) escapes that task, which
     nothing of nats-py awaits. It must end the session (the bridge then
     reconnects), not be reported by asyncio as never retrieved."""
-    from asyncsignal._broker_nats import NatsBroker
+    from asyncsignal.bridge._transports.nats import NatsBroker
 
     server = Server("nats", tmp_path)
     server.start()
@@ -409,7 +409,9 @@ async def test_a_missing_client_library_fails_at_async_with(
 ) -> None:
     # As if the extra were not installed: importing the client fails.
     monkeypatch.setitem(sys.modules, module, None)
-    monkeypatch.delitem(sys.modules, f"asyncsignal._broker_{module}", raising=False)
+    monkeypatch.delitem(
+        sys.modules, f"asyncsignal.bridge._transports.{module}", raising=False
+    )
     signal = AsyncSignal(name="x")
     bridge = Bridge(url)
     bridge.share(signal)

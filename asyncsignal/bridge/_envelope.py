@@ -34,26 +34,25 @@ what one process sends, the others accept.
 
 Nothing here unpickles, and no name that arrives is imported: a ``$ref`` is
 matched only against the senders the receiving process has connected
-receivers for (see :func:`resolve_sender`).
+receivers for (see ``_senders.py``).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import sys
 import time
-from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._callables import describe
-from ._seam import connected_senders
+from ._codecs import Codecs
+from ._reject import Reject, short_repr, shorten
+from ._senders import sender_ref
+from ._signing import SIG_ROOM, sign, verify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from ._signal import AsyncSignal
+    from ._codecs import Codec
 
 __all__ = (
     "MAX_ARGUMENTS",
@@ -61,12 +60,9 @@ __all__ = (
     "MAX_NAME",
     "MAX_SEQ",
     "VERSION",
-    "Codec",
     "Envelope",
-    "Reject",
-    "RemoteSender",
     "Wire",
-    "resolve_sender",
+    "nesting_over",
 )
 
 VERSION = 1
@@ -83,10 +79,6 @@ MAX_SEQ = 2**63 - 1
 
 #: Room for ``<up to 19 digits>}`` after an encoded body.
 SEQ_ROOM = 19 + 1
-#: A signed envelope ends with ``,"sig":"<64 hex digits>"}`` instead of ``}``.
-_SIG_HEAD = b',"sig":"'
-SIG_ROOM = len(_SIG_HEAD) + 64 + len(b'"}') - 1
-
 _IS_ORIGIN = re.compile(r"[0-9a-f]{32}").fullmatch
 #: JSON strings (skipped) and brackets, to measure nesting without parsing.
 _STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -94,32 +86,6 @@ _STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _SCALARS = (str, int, float, bool)
 
 _CANNOT_SHARE = "this send of the shared signal {!r} cannot reach other processes"
-
-
-class Reject(ValueError):
-    """An incoming message that cannot be delivered (logged by the bridge)."""
-
-
-class Codec(NamedTuple):
-    """How values of one type cross: ``encode`` turns one into JSON-able data
-    and ``decode`` turns that back in the receiving process."""
-
-    name: str
-    type: type
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any], Any]
-
-
-class RemoteSender(NamedTuple):
-    """The sender of an event from another process, given there as the class or
-    function ``ref`` (``"module:qualname"``), when this process has no receiver
-    connected for a sender of that name: receivers connected for any sender get
-    this in its place, since nothing that arrives is imported."""
-
-    ref: str
-
-    def __repr__(self) -> str:
-        return f"RemoteSender({self.ref!r})"
 
 
 class Envelope(NamedTuple):
@@ -134,43 +100,13 @@ class Envelope(NamedTuple):
     sent_at: int | None = None
 
 
-def keys_of(secret: object) -> tuple[bytes, ...]:
-    """The HMAC keys of ``Bridge(secret=...)``: the first signs, each verifies.
-
-    The error messages never show the secret, nor any part of it.
-
-    :raises TypeError: not a ``str``, ``bytes`` or a sequence of them.
-    :raises ValueError: an empty secret, or an empty sequence.
-    """
-    secrets = [secret] if isinstance(secret, (str, bytes)) else secret
-    if not isinstance(secrets, (list, tuple)):
-        raise TypeError(
-            "secret must be a str, bytes, or a list or tuple of them, got "
-            f"{type(secret).__name__}"
-        )
-    if not secrets:
-        raise ValueError("secret must list at least one secret, got an empty one")
-    keys = []
-    for position, each in enumerate(secrets):
-        where = "secret" if each is secret else f"secret[{position}]"
-        if not isinstance(each, (str, bytes)):
-            raise TypeError(
-                f"{where} must be a str or bytes, got {type(each).__name__}"
-            )
-        if not each:
-            raise ValueError(f"{where} is empty")
-        keys.append(each.encode() if isinstance(each, str) else bytes(each))
-    return tuple(keys)
-
-
 class Wire:
     """Encodes and decodes the envelopes of one bridge (thread-safe: encoding
     runs in every sender's thread); signs and verifies them when it has
     ``keys``."""
 
     __slots__ = (
-        "_by_name",
-        "_by_type",
+        "_codecs",
         "_dumps",
         "_head",
         "_keys",
@@ -187,18 +123,17 @@ class Wire:
         self.max_bytes = max_bytes
         self._keys = keys
         self.rebase(origin)
-        self._by_type: dict[type, Codec] = {}
-        self._by_name: dict[str, Codec] = {}
+        self._codecs = codecs = Codecs()
         self._dumps = json.JSONEncoder(
             ensure_ascii=False,
             allow_nan=False,
             separators=(",", ":"),
-            default=self._default,
+            default=codecs.encode,
         ).encode
         # raw_decode: decode() also matches whitespace around the document,
         # twice a regular expression per event.
         self._loads_plain = json.JSONDecoder().raw_decode
-        self._loads_with_codecs = json.JSONDecoder(object_hook=self._hook).raw_decode
+        self._loads_with_codecs = json.JSONDecoder(object_hook=codecs.decode).raw_decode
 
     def rebase(self, origin: str) -> None:
         """Sign envelopes with ``origin`` from now on (no send may run)."""
@@ -207,50 +142,9 @@ class Wire:
         self.echo_prefix = f'{{"v":{VERSION},"origin":"{origin}",'.encode()
         self._head = self.echo_prefix.decode()
 
-    # -- codecs ----------------------------------------------------------------
-
     def add_codec(self, codec: Codec) -> None:
         """:raises ValueError: the name or the type has a codec already."""
-        if codec.name in self._by_name or codec.type in self._by_type:
-            raise ValueError(
-                f"a codec for {codec.type.__qualname__} or named {codec.name!r} "
-                "is registered already"
-            )
-        self._by_name[codec.name] = codec
-        self._by_type[codec.type] = codec
-
-    def _codec_for(self, value: object) -> Codec | None:
-        by_type = self._by_type
-        if by_type:
-            for kind in type(value).__mro__:
-                codec = by_type.get(kind)
-                if codec is not None:
-                    return codec
-        return None
-
-    def _default(self, value: object) -> object:
-        codec = self._codec_for(value)
-        if codec is None:
-            raise TypeError(f"{type(value).__name__} {_short_repr(value)}")
-        return {"$codec": codec.name, "value": codec.encode(value)}
-
-    def _hook(self, data: dict[str, Any]) -> object:
-        if "$codec" not in data or len(data) != 2 or "value" not in data:
-            return data
-        name = data["$codec"]
-        codec = self._by_name.get(name) if isinstance(name, str) else None
-        if codec is None:
-            raise Reject(
-                f"it holds a value of codec {_short_repr(name)}, which this "
-                "process has not registered (Bridge.register_codec)"
-            )
-        try:
-            return codec.decode(data["value"])
-        except Exception as error:
-            raise Reject(
-                f"codec {codec.name!r} could not decode "
-                f"{_short_repr(data['value'])}: {_short_repr(error)}"
-            ) from error
+        self._codecs.add(codec)
 
     # -- encoding (the sender's thread) ----------------------------------------
 
@@ -271,7 +165,7 @@ class Wire:
             if len(key) > MAX_NAME:
                 raise TypeError(
                     f"{_CANNOT_SHARE.format(name)}: its payload argument "
-                    f"{_short_repr(key)} has a name over {MAX_NAME} characters"
+                    f"{short_repr(key)} has a name over {MAX_NAME} characters"
                 )
         try:
             sender_json = "null" if sender is None else self._encode_sender(sender)
@@ -307,9 +201,7 @@ class Wire:
         signed with the first key, if there are keys."""
         if not self._keys:
             return body + b"%d}" % seq
-        data = body + b"%d" % seq
-        mac = hmac.digest(self._keys[0], data, "sha256").hex().encode()
-        return data + _SIG_HEAD + mac + b'"}'
+        return sign(self._keys[0], body + b"%d" % seq)
 
     def _encode_sender(self, sender: object) -> str:
         kind = type(sender)
@@ -320,7 +212,7 @@ class Wire:
                 raise _CannotCross(
                     f"its sender {sender!r} is not a finite number"
                 ) from None
-        codec = self._codec_for(sender)
+        codec = self._codecs.for_value(sender)
         if codec is not None:
             try:
                 return self._dumps(
@@ -328,13 +220,13 @@ class Wire:
                 )
             except (TypeError, ValueError, RecursionError) as error:
                 raise _CannotCross(
-                    f"codec {codec.name!r} turned its sender {_short_repr(sender)} "
+                    f"codec {codec.name!r} turned its sender {short_repr(sender)} "
                     f"into something JSON cannot hold: {error}"
                 ) from None
         ref = sender_ref(sender)
         if ref is None:
             raise _CannotCross(
-                f"its sender {_short_repr(sender)} ({kind.__name__}) cannot "
+                f"its sender {short_repr(sender)} ({kind.__name__}) cannot "
                 "cross: senders cross as None, a str, int, float or bool, a "
                 "module-level class or function, or a value of a type "
                 "registered with Bridge.register_codec()"
@@ -370,9 +262,13 @@ class Wire:
                 f"{self.max_bytes:,}"
             )
         if self._keys:
-            self._verify(data)
+            verify(self._keys, data)
         if nesting_over(data, MAX_DEPTH):
             raise Reject(f"it nests arrays and objects over {MAX_DEPTH} levels deep")
+        return _envelope_of(self._parse(data), signed=bool(self._keys))
+
+    def _parse(self, data: bytes) -> dict[str, Any]:
+        """The JSON object in ``data``, an envelope of this version."""
         try:
             loads = (
                 self._loads_with_codecs if b'"$codec"' in data else self._loads_plain
@@ -382,7 +278,7 @@ class Wire:
         except Reject:
             raise
         except ValueError as error:  # UnicodeDecodeError and JSONDecodeError too
-            raise Reject(f"it is not JSON: {_shorten(str(error))}") from None
+            raise Reject(f"it is not JSON: {shorten(str(error))}") from None
         except RecursionError:  # pragma: no cover - nesting_over() prevents it
             raise Reject("it nests too deep to parse") from None
         if end != len(text) and not text[end:].isspace():
@@ -392,58 +288,48 @@ class Wire:
         version = envelope.get("v")
         if type(version) is not int or version != VERSION:
             raise Reject(
-                f"its format version is {_short_repr(version)}; this process "
+                f"its format version is {short_repr(version)}; this process "
                 f"reads version {VERSION} (is another version of asyncsignal "
                 "running?)"
             )
-        try:
-            origin, seq = envelope["origin"], envelope["seq"]
-            name, sender, kwargs = (
-                envelope["signal"],
-                envelope["sender"],
-                envelope["kwargs"],
-            )
-        except KeyError as error:
-            raise Reject(f"it has no {error.args[0]!r} field") from None
-        if not (
-            type(origin) is str
-            and type(seq) is int
-            and type(name) is str
-            and type(kwargs) is dict
-        ) or not ("signal" not in kwargs and "sender" not in kwargs):
-            raise Reject("its fields have the wrong types or names")
-        if not _IS_ORIGIN(origin):
-            raise Reject(f"its origin {_short_repr(origin)} is not 32 hex digits")
-        if not 1 <= seq <= MAX_SEQ:
-            raise Reject(f"its seq {_short_repr(seq)} is not from 1 to 2**63 - 1")
-        if len(name) > MAX_NAME:
-            raise Reject(f"its signal name is over {MAX_NAME} characters")
-        if len(kwargs) > MAX_ARGUMENTS:
-            raise Reject(f"it has over {MAX_ARGUMENTS} payload arguments")
-        if kwargs and max(map(len, kwargs)) > MAX_NAME:
-            raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
-        if not self._keys:
-            return Envelope(origin, seq, name, sender, kwargs)
-        sent_at = envelope.get("t")
-        if type(sent_at) is not int or sent_at < 0:
-            raise Reject("it is signed but has no valid time 't'")
-        return Envelope(origin, seq, name, sender, kwargs, sent_at)
+        return envelope
 
-    def _verify(self, data: bytes) -> None:
-        """:raises Reject: ``data`` has no signature that one key makes."""
-        if not (len(data) > SIG_ROOM + 1 and data.endswith(b'"}')):
-            raise Reject("it is not signed")
-        split = len(data) - SIG_ROOM - 1
-        if data[split : split + len(_SIG_HEAD)] != _SIG_HEAD:
-            raise Reject("it is not signed")
-        signed, mac = data[:split], data[split + len(_SIG_HEAD) : -2]
-        valid = False
-        for key in self._keys:
-            expected = hmac.digest(key, signed, "sha256").hex().encode()
-            # Every key is tried, so the time taken does not tell which matched.
-            valid |= hmac.compare_digest(expected, mac)
-        if not valid:
-            raise Reject("its signature is not valid for this bridge's secret")
+
+def _envelope_of(envelope: dict[str, Any], signed: bool) -> Envelope:
+    """The event of a parsed ``envelope``, checked field by field; ``signed``:
+    it must carry its time ``t``."""
+    try:
+        origin, seq = envelope["origin"], envelope["seq"]
+        name, sender, kwargs = (
+            envelope["signal"],
+            envelope["sender"],
+            envelope["kwargs"],
+        )
+    except KeyError as error:
+        raise Reject(f"it has no {error.args[0]!r} field") from None
+    if not (
+        type(origin) is str
+        and type(seq) is int
+        and type(name) is str
+        and type(kwargs) is dict
+    ) or not ("signal" not in kwargs and "sender" not in kwargs):
+        raise Reject("its fields have the wrong types or names")
+    if not _IS_ORIGIN(origin):
+        raise Reject(f"its origin {short_repr(origin)} is not 32 hex digits")
+    if not 1 <= seq <= MAX_SEQ:
+        raise Reject(f"its seq {short_repr(seq)} is not from 1 to 2**63 - 1")
+    if len(name) > MAX_NAME:
+        raise Reject(f"its signal name is over {MAX_NAME} characters")
+    if len(kwargs) > MAX_ARGUMENTS:
+        raise Reject(f"it has over {MAX_ARGUMENTS} payload arguments")
+    if kwargs and max(map(len, kwargs)) > MAX_NAME:
+        raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
+    if not signed:
+        return Envelope(origin, seq, name, sender, kwargs)
+    sent_at = envelope.get("t")
+    if type(sent_at) is not int or sent_at < 0:
+        raise Reject("it is signed but has no valid time 't'")
+    return Envelope(origin, seq, name, sender, kwargs, sent_at)
 
 
 def nesting_over(data: bytes, limit: int) -> bool:
@@ -467,60 +353,3 @@ def nesting_over(data: bytes, limit: int) -> bool:
 
 class _CannotCross(Exception):
     """Why a sender cannot cross (internal: becomes the send's TypeError)."""
-
-
-def sender_ref(sender: object) -> str | None:
-    """``"module:qualname"`` for a class or function reachable under that name
-    in its module (so not a nested or a replaced one); otherwise ``None``."""
-    if not isinstance(sender, (type, FunctionType, BuiltinFunctionType)):
-        return None
-    module_name = getattr(sender, "__module__", None)
-    qualname = getattr(sender, "__qualname__", None)
-    if not isinstance(module_name, str) or not isinstance(qualname, str):
-        return None
-    found: object = sys.modules.get(module_name)
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    return f"{module_name}:{qualname}" if found is sender else None
-
-
-def resolve_sender(signal: AsyncSignal, sender: object) -> object:
-    """The local sender for a decoded ``sender`` field.
-
-    Receivers are connected for a sender by identity, which JSON cannot carry:
-    a class or function reference, and a str, int or float, become the equal
-    sender that ``signal`` has receivers connected for, if there is one.
-
-    :raises Reject: a JSON array or object that is no sender reference.
-    """
-    kind = type(sender)
-    if kind is dict:
-        assert isinstance(sender, dict)
-        ref = sender.get("$ref")
-        if len(sender) != 1 or type(ref) is not str:
-            raise Reject(f"its sender {_short_repr(sender)} is not a sender reference")
-        for candidate in _connected_senders(signal):
-            if sender_ref(candidate) == ref:
-                return candidate
-        return RemoteSender(ref)
-    if kind is list:
-        raise Reject("its sender is a JSON array")
-    if kind is str or kind is int or kind is float:
-        for candidate in _connected_senders(signal):
-            if type(candidate) is kind and candidate == sender:
-                return candidate
-    # None, True and False are singletons; anything else a codec decoded.
-    return sender
-
-
-def _connected_senders(signal: AsyncSignal) -> tuple[object, ...]:
-    """The live senders that ``signal`` has receivers connected for."""
-    return connected_senders(signal)
-
-
-def _short_repr(value: object) -> str:
-    return _shorten(repr(value) if not callable(value) else describe(value))
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

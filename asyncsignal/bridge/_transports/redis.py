@@ -15,7 +15,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ._broker_link import uninterrupted
+from .base import uninterrupted
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,8 +14,12 @@ that was sent no later than the newest event of an origin the table forgot
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from ._broker_envelope import Envelope, Reject
+from ._reject import Reject
+
+if TYPE_CHECKING:
+    from ._envelope import Envelope
 
 __all__ = ("CAPACITY", "Origins")
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["bridge_support.fixtures"]
 
-WORKER = Path(__file__).parent / "bridge_support" / "worker.py"
+WORKER = Path(__file__).parent.parent / "bridge_support" / "worker.py"
 WORKER_BACKENDS = ("asyncio", "uvloop", "trio")
 #: Starting an interpreter and importing the clients, on a loaded machine.
 STARTUP = 60.0

@@ -1,4 +1,6 @@
-"""The bridge's internal seams that the end-to-end tests cannot steer."""
+"""The session loop's asyncio seams that the end-to-end tests cannot steer:
+its tasks' cancellation (``_session.py``) and closing a client uninterrupted
+(``_transports/base.py``)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,11 @@ import contextlib
 import gc
 import logging
 
-import anyio
 import pytest
 from backends import ASYNCIO_BACKENDS
 
-from asyncsignal._backends import asyncio_running
-from asyncsignal._broker_link import Runner, _cancel_and_wait, uninterrupted
+from asyncsignal.bridge._session import _cancel_and_wait
+from asyncsignal.bridge._transports.base import uninterrupted
 
 
 @pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
@@ -118,12 +119,3 @@ async def test_session_tasks_failing_after_their_wait_was_cancelled_are_retrieve
     assert not task.cancelled()
     del task
     gc.collect()  # asyncio reports it when collected, unless it was retrieved
-
-
-async def test_a_session_loop_that_swallows_a_cancellation_is_stopped_anyway() -> None:
-    # On asyncio it runs on this loop, on trio in the helper thread.
-    runner = Runner(_swallows_one_cancellation, in_thread=not asyncio_running())
-    runner.start()
-    await anyio.sleep(0.01)
-    with anyio.fail_after(10):
-        assert await runner.stop(5.0)

@@ -1,0 +1,358 @@
+"""What crosses between processes, over ``memory://``: senders (``_senders.py``),
+payloads, codecs (``_codecs.py``), and typed signals' checks of what arrives."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import pytest
+from bridge_support.peers import Peer, eventually, memory_url
+
+import asyncsignal
+from asyncsignal import AsyncSignal
+from asyncsignal.bridge import Bridge, RemoteSender
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class Shop:
+    """A sender class, reachable as ``<this module>:Shop``."""
+
+
+class Warehouse:
+    """A sender class no receiver is connected for."""
+
+
+def make_invoice(sender: object, **kwargs: object) -> None:
+    """A sender function."""
+
+
+class Money:
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Money) and other.cents == self.cents
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Euros(Money):
+    pass
+
+
+# -- what crosses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [None, "shop", 7, 2.5, True, Shop, make_invoice, len],
+    # Stable across pytest-xdist workers: no object addresses.
+    ids=lambda sender: getattr(sender, "__qualname__", repr(sender)),
+)
+async def test_senders_that_cross(sender: object) -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    for_sender: list[object] = []
+    b.order_placed.connect(
+        lambda sender, **kwargs: for_sender.append(sender),
+        sender=sender,
+        weak=False,
+    )
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(sender, origin="a", n=0)
+        await b.wait_orders(1)
+    [(received, _)] = b.orders
+    assert received == sender
+    assert type(received) is type(sender)
+    assert for_sender == [sender]
+
+
+async def test_a_scalar_sender_becomes_the_equal_one_receivers_are_connected_for() -> (
+    None
+):
+    # Receivers match senders by identity, which JSON cannot carry.
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    seven = 7_000_007  # not a cached int: the decoded one is another object
+    for_seven: list[object] = []
+    b.order_placed.connect(lambda **kwargs: None, sender=Shop, weak=False)
+    b.order_placed.connect(lambda **kwargs: None, sender=7.5, weak=False)
+    b.order_placed.connect(
+        lambda sender, **kwargs: for_seven.append(sender), sender=seven, weak=False
+    )
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(7_000_007, origin="a", n=0)
+        await a.order_placed.asend(8, origin="a", n=1)  # nobody's: as it came
+        await b.wait_orders(2)
+    assert [sender for sender, _ in b.orders] == [seven, 8]
+    assert b.orders[0][0] is seven
+    assert for_seven == [seven]
+
+
+async def test_a_class_sender_no_receiver_is_connected_for_arrives_as_a_reference() -> (
+    None
+):
+    # Nothing arriving is imported: B has no receiver for Warehouse, so its
+    # receivers for any sender get a RemoteSender naming it.
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    b.order_placed.connect(lambda **kwargs: None, sender=Shop, weak=False)
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(Warehouse, origin="a", n=0)
+        await b.wait_orders(1)
+    [(received, _)] = b.orders
+    assert received == RemoteSender(f"{__name__}:Warehouse")
+    assert repr(received) == f"RemoteSender('{__name__}:Warehouse')"
+
+
+async def test_payload_crosses_as_json() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    payload: dict[str, Any] = {
+        "origin": "a",
+        "n": 0,
+        "items": [{"sku": "X-1", "qty": 2}, None, True, 1.5],
+        "note": "caf\u00e9 \u2615",
+        "pair": (1, 2),
+        "counts": {1: "one"},
+    }
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(None, **payload)
+        await b.wait_orders(1)
+    [(_, kwargs)] = b.orders
+    # As JSON reads it: tuples become lists, dict keys strings.
+    assert kwargs == {**payload, "pair": [1, 2], "counts": {"1": "one"}}
+
+
+class NotJson:
+    pass
+
+
+def _nested() -> Callable[..., None]:
+    def inner(**kwargs: object) -> None:
+        pass
+
+    return inner
+
+
+_circular: list[object] = []
+_circular.append(_circular)
+
+REFUSED: list[Any] = [
+    pytest.param(
+        {"sender": object()},
+        "its sender <object object at",
+        id="object sender",
+    ),
+    pytest.param(
+        {"sender": _nested()},
+        "_nested.<locals>.inner (function) cannot cross",
+        id="nested function sender",
+    ),
+    pytest.param(
+        {"sender": [].append},
+        "its sender list.append (builtin_function_or_method) cannot cross",
+        id="bound builtin method sender",
+    ),
+    pytest.param(
+        {"sender": Shop()},
+        "(Shop) cannot cross: senders cross as None, a str, int, float or bool",
+        id="instance sender",
+    ),
+    pytest.param(
+        {"sender": float("nan")},
+        "its sender nan is not a finite number",
+        id="nan sender",
+    ),
+    pytest.param(
+        {"sender": None, "items": {1, 2}},
+        "payload argument 'items' is not JSON-serialisable (set {1, 2})",
+        id="set payload",
+    ),
+    pytest.param(
+        {"sender": None, "thing": NotJson()},
+        "payload argument 'thing' is not JSON-serialisable (NotJson <",
+        id="object payload",
+    ),
+    pytest.param(
+        {"sender": None, "ratio": float("inf")},
+        "payload argument 'ratio' is not JSON-serialisable (Out of range float",
+        id="infinite payload",
+    ),
+    pytest.param(
+        {"sender": None, "loop": _circular},
+        "payload argument 'loop' is not JSON-serialisable (Circular reference",
+        id="circular payload",
+    ),
+    pytest.param(
+        {"sender": None, "blob": "x" * 70_000},
+        "its event is 70,",
+        id="over the size cap",
+    ),
+]
+
+
+@pytest.mark.parametrize(("arguments", "message"), REFUSED)
+@pytest.mark.parametrize("method", ["asend", "send_robust"])
+async def test_a_send_that_cannot_cross_raises_typeerror_before_any_receiver_runs(
+    arguments: dict[str, Any], message: str, method: str
+) -> None:
+    a = Peer(memory_url(), max_event_bytes=65_536)
+    async with a.bridge:
+        call = getattr(a.order_placed, method)
+        if method.startswith("a"):
+            with pytest.raises(TypeError) as raised:
+                await call(**arguments)
+        else:
+            with pytest.raises(TypeError) as raised:
+                await anyio.to_thread.run_sync(lambda: call(**arguments))
+    text = str(raised.value)
+    assert text.startswith(
+        "this send of the shared signal 'order_placed' cannot reach other processes: "
+    )
+    assert message in text
+    assert "over the bridge's max_event_bytes=65,536" in text or "blob" not in str(
+        arguments
+    )
+    assert a.orders == []
+    assert (a.bridge.published, a.bridge.lost) == (0, 0)
+
+
+async def test_a_payload_argument_named_signal_is_refused_even_without_receivers() -> (
+    None
+):
+    signal = AsyncSignal(name="lonely")
+    bridge = Bridge(memory_url())
+    bridge.share(signal)
+    async with bridge:
+        with pytest.raises(TypeError, match="payload argument named 'signal'"):
+            await signal.asend(None, signal=1)
+
+
+# -- codecs ------------------------------------------------------------------------
+
+
+async def test_registered_codecs_carry_payload_values_and_senders() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    for peer in (a, b):
+        peer.bridge.register_codec(Decimal, str, Decimal)
+        peer.bridge.register_codec(Money, lambda m: m.cents, Money, name="money")
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(
+            Euros(250), origin="a", n=0, total=Decimal("2.50"), lines=[Money(3)]
+        )
+        await b.wait_orders(1)
+    [(sender, kwargs)] = b.orders
+    # A subclass uses its base class's codec (and arrives as the base class).
+    assert sender == Money(250)
+    assert kwargs == {
+        "origin": "a",
+        "n": 0,
+        "total": Decimal("2.50"),
+        "lines": [Money(3)],
+    }
+
+
+async def test_a_codec_registered_twice_is_refused() -> None:
+    bridge = Bridge(memory_url())
+    bridge.register_codec(Decimal, str, Decimal)
+    with pytest.raises(ValueError, match="registered already"):
+        bridge.register_codec(Decimal, str, Decimal, name="other")
+    with pytest.raises(ValueError, match="registered already"):
+        bridge.register_codec(Money, str, Money, name="decimal:Decimal")
+
+
+async def test_a_codec_whose_output_is_not_json_raises_typeerror_at_the_send() -> None:
+    a = Peer(memory_url())
+    a.bridge.register_codec(Money, lambda m: {m.cents}, Money)
+    async with a.bridge:
+        with pytest.raises(TypeError, match=r"codec .*Money' turned its sender"):
+            await a.order_placed.asend(Money(1), origin="a", n=0)
+        with pytest.raises(TypeError, match="payload argument 'total'"):
+            await a.order_placed.asend(None, total=Money(1))
+    assert a.orders == []
+
+
+async def test_an_event_whose_codec_the_receiving_process_lacks_is_rejected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    a.bridge.register_codec(Decimal, str, Decimal)
+    b.bridge.register_codec(
+        Money, lambda m: m.cents, lambda data: Money(int(data)), name="decimal:Decimal"
+    )
+    caplog.set_level(logging.DEBUG, "asyncsignal.bridge")  # each rejection
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(None, total=Decimal("1.5"))  # b's codec fails
+        a.bridge.register_codec(Euros, lambda m: m.cents, Euros)
+        await a.order_placed.asend(None, total=Euros(1))  # b has no such codec
+        await a.order_placed.asend(None, origin="a", n=0)
+        await b.wait_orders(1)
+    assert b.numbers("a") == [0]
+    assert b.bridge.rejected == 2
+    assert b.bridge.received == 1
+    messages = [
+        r.getMessage() for r in caplog.records if r.name == "asyncsignal.bridge"
+    ]
+    assert any(
+        "codec 'decimal:Decimal' could not decode '1.5': ValueError(" in m
+        for m in messages
+    )
+    assert any(
+        f"a value of codec '{__name__}:Euros', which this process has not registered"
+        in m
+        for m in messages
+    )
+
+
+# -- typed signals -----------------------------------------------------------------
+
+
+async def test_a_typed_signal_refuses_a_payload_its_prototype_does_not_declare(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @asyncsignal.define
+    def order_placed(sender: object, *, origin: str, n: int) -> None:
+        """The typed declaration, in the receiving process."""
+
+    got: list[int] = []
+    order_placed.connect(lambda sender, origin, n, **kwargs: got.append(n), weak=False)
+    url = memory_url()
+    a = Peer(url)
+    b = Bridge(url)
+    b.share(order_placed)
+    async with a.bridge, b:
+        await a.order_placed.asend(None, origin="a")  # no n: refused there
+        await a.order_placed.asend(None, origin="a", n=1)
+        await eventually(lambda: got == [1], "the typed receiver")
+    assert b.rejected == 1
+    assert "missing the payload argument(s) 'n'" in caplog.text
+
+
+async def test_a_long_reason_for_a_rejection_is_logged_shortened(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @asyncsignal.define
+    def order_placed(sender: object, *, n: int) -> None:
+        """The typed declaration, in the receiving process."""
+
+    url = memory_url()
+    a, b = Peer(url), Bridge(url)
+    b.share(order_placed)
+    long_name = "k" * 256  # the longest an argument may be named
+    caplog.set_level(logging.DEBUG, "asyncsignal.bridge")
+    async with a.bridge, b:
+        await a.order_placed.asend(None, n=1, **{long_name: 1, "j" + long_name[1:]: 2})
+        await eventually(lambda: b.rejected == 1, "the rejection")
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(record.getMessage()) < 600
+    assert "...; it began" in record.getMessage()
