@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ._codecs import Codecs
 from ._reject import Reject, short_repr, shorten
 from ._senders import sender_ref
-from ._signing import SIG_ROOM, sign, verify
+from ._signing import SIG_ROOM, macs_of, sign, verify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -112,6 +112,7 @@ class Wire:
         "_keys",
         "_loads_plain",
         "_loads_with_codecs",
+        "_macs",
         "echo_prefix",
         "max_bytes",
         "origin",
@@ -122,6 +123,7 @@ class Wire:
     ) -> None:
         self.max_bytes = max_bytes
         self._keys = keys
+        self._macs = macs_of(keys)
         self.rebase(origin)
         self._codecs = codecs = Codecs()
         self._dumps = json.JSONEncoder(
@@ -201,7 +203,7 @@ class Wire:
         signed with the first key, if there are keys."""
         if not self._keys:
             return body + b"%d}" % seq
-        return sign(self._keys[0], body + b"%d" % seq)
+        return sign(self._macs[0], body + b"%d" % seq)
 
     def _encode_sender(self, sender: object) -> str:
         kind = type(sender)
@@ -262,7 +264,7 @@ class Wire:
                 f"{self.max_bytes:,}"
             )
         if self._keys:
-            verify(self._keys, data)
+            verify(self._macs, data)
         if nesting_over(data, MAX_DEPTH):
             raise Reject(f"it nests arrays and objects over {MAX_DEPTH} levels deep")
         return _envelope_of(self._parse(data), signed=bool(self._keys))
