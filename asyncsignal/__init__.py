@@ -6,10 +6,10 @@ coroutine receivers concurrently.
 
 from ._errors import ReceiverTimeout as ReceiverTimeout
 from ._errors import WeakReceiverWarning as WeakReceiverWarning
+from ._receivers import Receivers as Receivers
+from ._receivers import receiver as receiver
 from ._signal import AsyncSignal as AsyncSignal
-from ._signal import Receivers as Receivers
 from ._signal import Signal as Signal
-from ._signal import receiver as receiver
 from ._subscriptions import Event as Event
 from ._subscriptions import Subscription as Subscription
 from ._typed import TypedSignal as TypedSignal

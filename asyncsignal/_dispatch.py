@@ -11,7 +11,7 @@ import keyword
 import logging
 import sys
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._backends import check_can_block, open_runner
 from ._callables import describe
@@ -27,7 +27,33 @@ if TYPE_CHECKING:
     from ._backends import TaskRunner
     from ._registry import Plan, Registration
 
-__all__ = ("asend", "check_named", "logger", "send", "send_with_policies")
+
+class Method(NamedTuple):
+    """How a send was made, as the dispatch functions take it: the method's
+    name (in errors and logs) and whether receivers' ``Exception``\\ s become
+    their responses."""
+
+    name: str
+    robust: bool
+
+
+SEND = Method("send", robust=False)
+SEND_ROBUST = Method("send_robust", robust=True)
+ASEND = Method("asend", robust=False)
+ASEND_ROBUST = Method("asend_robust", robust=True)
+
+__all__ = (
+    "ASEND",
+    "ASEND_ROBUST",
+    "SEND",
+    "SEND_ROBUST",
+    "Method",
+    "asend",
+    "check_named",
+    "logger",
+    "send",
+    "send_with_policies",
+)
 
 logger = logging.getLogger("asyncsignal")
 
@@ -124,8 +150,7 @@ def send_with_policies(
     plan: Plan,
     sender: object,
     named: dict[str, Any],
-    robust: bool,
-    method: str,
+    method: Method,
     claim: Callable[[Registration], bool],
     run_from_sync: Callable[..., Any] | None,
 ) -> Responses:
@@ -140,8 +165,9 @@ def send_with_policies(
     first exception propagates and later receivers are not called; otherwise
     errors are isolated and settled as ``asend`` settles them.
     """
+    name, robust = method
     if plan.has_async:
-        check_can_block(method)
+        check_can_block(name)
     isolate = robust or plan.has_async or run_from_sync is None
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
@@ -177,10 +203,10 @@ def send_with_policies(
             shared = contextvars.copy_context()
             run_from_sync(
                 _run_later,
-                *(signal, later, receivers, outcomes, errors, sender, named, method),
+                *(signal, later, receivers, outcomes, errors, sender, named, name),
                 shared,
             )
-        return _settle(receivers, outcomes, errors, robust, method)
+        return _settle(receivers, outcomes, errors, robust, name)
     finally:
         if shared is not None:
             copy_back(shared)
@@ -226,8 +252,7 @@ async def asend(
     registrations: tuple[Registration, ...],
     sender: object,
     named: dict[str, Any],
-    robust: bool,
-    method: str,
+    method: Method,
     claim: Callable[[Registration], bool],
     run_in_thread: Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]],
 ) -> Responses:
@@ -294,12 +319,12 @@ async def asend(
                 except Exception as error:
                     errors[index] = error
         except BaseException:
-            await _abort(runner, receivers, method)
+            await _abort(runner, receivers, method.name)
             raise
         if runner.waiting:
-            await _wait(runner, receivers, method)
+            await _wait(runner, receivers, method.name)
         if errors:
-            return _settle(receivers, outcomes, errors, robust, method)
+            return _settle(receivers, outcomes, errors, method.robust, method.name)
         return list(zip(receivers, outcomes, strict=True))
     finally:
         # A receiver's exception (raised from here, or returned by *_robust)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _dispatch
 from ._backends import check_can_block, run_from_sync, run_in_worker_thread
-from ._callables import check_receiver, describe
-from ._errors import WeakReceiverWarning
+from ._callables import check_receiver
+from ._dispatch import ASEND, ASEND_ROBUST, SEND, SEND_ROBUST
 from ._policies import check_timeout, resolve_policy
+from ._receivers import Receivers, dies_at_once, warn_weak
 from ._registry import Registry
 from ._subscriptions import (
     Event,
@@ -30,7 +27,7 @@ if TYPE_CHECKING:
     from ._registry import Plan
     from ._subscriptions import Overflow, Subscriber
 
-__all__ = ("AsyncSignal", "Receivers", "Signal", "receiver")
+__all__ = ("AsyncSignal", "Signal")
 
 ReceiverT = TypeVar("ReceiverT", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -166,8 +163,8 @@ class AsyncSignal:
         policy = resolve_policy(
             receiver, is_async, thread, timeout, once, self.thread, self.timeout
         )
-        if weak and _dies_at_once(receiver):
-            _warn_weak(receiver)
+        if weak and dies_at_once(receiver):
+            warn_weak(receiver)
         self._registry.connect(receiver, sender, weak, dispatch_uid, is_async, policy)
         return receiver
 
@@ -291,6 +288,19 @@ class AsyncSignal:
         plan = self._registry.cache.get(id(sender))
         return self._registry.compute_plan(sender) if plan is None else plan
 
+    def _receiving_plan(self, sender: object, named: dict[str, Any]) -> Plan | None:
+        """The end of every send method's opening (after the payload check and
+        the subscriptions): the plan for ``sender``, or ``None`` if it calls
+        no receiver; a payload argument named ``signal`` is refused first."""
+        plan = self._registry.cache.get(id(sender))
+        if plan is None:
+            plan = self._registry.compute_plan(sender)
+        if not plan.registrations:
+            return None
+        if named:
+            _dispatch.check_named(named)
+        return plan
+
     def send(self, sender: object, **named: Any) -> Responses:
         """Call every receiver for ``sender`` and return ``(receiver, response)``
         pairs in connection order.
@@ -307,6 +317,7 @@ class AsyncSignal:
             event loop's thread (use :meth:`asend`); no receiver has run.
         :raises TypeError: a payload argument is named ``signal``.
         """
+        # The opening of _receiving_plan, inline: the hot path of W1 and W2.
         if self._check_payload is not None:
             self._check_payload("send", named)
         if self._subscriptions:
@@ -323,14 +334,7 @@ class AsyncSignal:
         if plan.inline_only:
             return _dispatch.send(self, plan.registrations, sender, named)
         return _dispatch.send_with_policies(
-            self,
-            plan,
-            sender,
-            named,
-            False,
-            "send",
-            self._registry.claim,
-            self._run_from_sync,
+            self, plan, sender, named, SEND, self._registry.claim, self._run_from_sync
         )
 
     def send_robust(self, sender: object, **named: Any) -> Responses:
@@ -343,18 +347,15 @@ class AsyncSignal:
             self._check_payload("send_robust", named)
         if self._subscriptions:
             self._publish_sync(sender, named, "send_robust")
-        plan = self._plan_for(sender)
-        if not plan.registrations:
+        plan = self._receiving_plan(sender, named)
+        if plan is None:
             return []
-        if named:
-            _dispatch.check_named(named)
         return _dispatch.send_with_policies(
             self,
             plan,
             sender,
             named,
-            True,
-            "send_robust",
+            SEND_ROBUST,
             self._registry.claim,
             self._run_from_sync,
         )
@@ -385,29 +386,7 @@ class AsyncSignal:
 
         :raises TypeError: a payload argument is named ``signal``.
         """
-        if self._check_payload is not None:
-            self._check_payload("asend", named)
-        if subscriptions := self._subscriptions:
-            await self._publish(sender, named, subscriptions)
-        plan = self._plan_for(sender)
-        if not plan.registrations:
-            return []
-        if named:
-            _dispatch.check_named(named)
-        if plan.plain_sync:  # no task, no thread, no loop: call them in turn
-            return _dispatch.send_with_policies(
-                self, plan, sender, named, False, "asend", self._registry.claim, None
-            )
-        return await _dispatch.asend(
-            self,
-            plan.registrations,
-            sender,
-            named,
-            False,
-            "asend",
-            self._registry.claim,
-            self._run_in_thread,
-        )
+        return await self._asend_offering(sender, named, self._subscriptions, ASEND)
 
     async def asend_robust(self, sender: object, **named: Any) -> Responses:
         """Like :meth:`asend`, but a receiver's ``Exception`` (a
@@ -415,7 +394,9 @@ class AsyncSignal:
         logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
         ``BaseException``\\s (cancellation included) propagate.
         """
-        return await self._asend_robust(sender, named, self._subscriptions)
+        return await self._asend_offering(
+            sender, named, self._subscriptions, ASEND_ROBUST
+        )
 
     async def _asend_robust(
         self,
@@ -425,120 +406,38 @@ class AsyncSignal:
     ) -> Responses:
         """:meth:`asend_robust`, offering the event to ``subscriptions`` (a
         bridge delivering an incoming event leaves its own out)."""
+        return await self._asend_offering(sender, named, subscriptions, ASEND_ROBUST)
+
+    async def _asend_offering(
+        self,
+        sender: object,
+        named: dict[str, Any],
+        subscriptions: tuple[Subscriber, ...],
+        method: _dispatch.Method,
+    ) -> Responses:
+        """:meth:`asend` or :meth:`asend_robust` (``method``), offering the
+        event to ``subscriptions``."""
         if self._check_payload is not None:
-            self._check_payload("asend_robust", named)
+            self._check_payload(method.name, named)
         if subscriptions:
             await self._publish(sender, named, subscriptions)
-        plan = self._plan_for(sender)
-        if not plan.registrations:
+        plan = self._receiving_plan(sender, named)
+        if plan is None:
             return []
-        if named:
-            _dispatch.check_named(named)
         if plan.plain_sync:  # no task, no thread, no loop: call them in turn
             return _dispatch.send_with_policies(
-                self,
-                plan,
-                sender,
-                named,
-                True,
-                "asend_robust",
-                self._registry.claim,
-                None,
+                self, plan, sender, named, method, self._registry.claim, None
             )
         return await _dispatch.asend(
             self,
             plan.registrations,
             sender,
             named,
-            True,
-            "asend_robust",
+            method,
             self._registry.claim,
             self._run_in_thread,
         )
 
 
-def _dies_at_once(receiver: object) -> bool:
-    """A receiver that nothing else is likely to reference: a ``lambda`` or a
-    ``functools.partial`` made for the ``connect`` call."""
-    return isinstance(receiver, functools.partial) or (
-        getattr(receiver, "__name__", None) == "<lambda>"
-    )
-
-
-_PACKAGE_DIR = os.path.dirname(__file__)
-
-
-def _warn_weak(receiver: object) -> None:
-    message = (
-        f"receiver {describe(receiver)} is connected weakly, so it is collected "
-        "(and never called) as soon as nothing else references it; connect it "
-        "with weak=False or keep a reference to it"
-    )
-    # Point at the first frame outside this package: the user's line, through
-    # @receiver or a subclass alike.
-    frame, stacklevel = sys._getframe(), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(
-        _PACKAGE_DIR
-    ):
-        frame, stacklevel = frame.f_back, stacklevel + 1
-    warnings.warn(message, WeakReceiverWarning, stacklevel=stacklevel)
-
-
 #: Django's name for the same class: ``from asyncsignal import Signal``.
 Signal = AsyncSignal
-
-
-class Receivers:
-    """A live view of a signal's registrations (:attr:`AsyncSignal.receivers`).
-
-    ``len()`` counts the live registrations (a receiver connected for two
-    senders counts twice); iterating yields their receivers in connection
-    order; ``in`` tests whether a receiver is connected for any sender; it is
-    falsy when nothing is connected. It reads the registry at each use: it
-    reflects later connects, disconnects and collected receivers.
-    """
-
-    __slots__ = ("_registry",)
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-
-    def __len__(self) -> int:
-        return len(self._registry)
-
-    def __bool__(self) -> bool:
-        return len(self._registry) > 0
-
-    def __iter__(self) -> Iterator[Callable[..., Any]]:
-        return iter(self._registry)
-
-    def __contains__(self, receiver: object) -> bool:
-        return any(receiver == connected for connected in self._registry)
-
-    def __repr__(self) -> str:
-        return f"<Receivers: {list(self._registry)!r}>"
-
-
-def receiver(
-    signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
-    **connect_kwargs: Any,
-) -> Callable[[ReceiverT], ReceiverT]:
-    """Decorator connecting the function to ``signal`` (or to each signal of a
-    list or tuple) with ``connect_kwargs``; it returns the function unchanged.
-
-    ``@receiver(post_save, sender=Model, dispatch_uid="...")``
-    """
-    signals = signal if isinstance(signal, (list, tuple)) else (signal,)
-    for each in signals:
-        if not callable(getattr(each, "connect", None)):
-            raise TypeError(
-                "receiver() takes a signal or a list or tuple of signals, got "
-                f"{type(each).__name__} {each!r}"
-            )
-
-    def decorator(func: ReceiverT) -> ReceiverT:
-        for each in signals:
-            each.connect(func, **connect_kwargs)
-        return func
-
-    return decorator

@@ -51,7 +51,8 @@ from ._backends import asyncio_running, check_can_block, open_runner
 from ._callables import check_receiver, describe, is_async_callable
 from ._context import copy_back
 from ._policies import POLICY, Policy, resolve_policy
-from ._signal import AsyncSignal, _dies_at_once, _warn_weak, receiver
+from ._receivers import dies_at_once, receiver, warn_weak
+from ._signal import AsyncSignal
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import ExceptionGroup
@@ -145,8 +146,8 @@ class Signal(AsyncSignal):
         policy = resolve_policy(
             receiver, is_async, thread, timeout, once, self.thread, self.timeout
         )
-        if weak and _dies_at_once(receiver):
-            _warn_weak(receiver)
+        if weak and dies_at_once(receiver):
+            warn_weak(receiver)
         with self.lock:
             self._registry.connect(
                 receiver, sender, weak, dispatch_uid, is_async, policy

@@ -1,0 +1,107 @@
+"""Receivers as the public API shows them: the live view of a signal's
+registrations (:class:`Receivers`), the ``@receiver`` decorator, and the
+warning for receivers connected weakly that nothing else keeps alive."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._callables import describe
+from ._errors import WeakReceiverWarning
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from ._registry import Registry
+    from ._signal import AsyncSignal
+
+__all__ = ("Receivers", "dies_at_once", "receiver", "warn_weak")
+
+ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
+
+
+def dies_at_once(receiver: object) -> bool:
+    """A receiver that nothing else is likely to reference: a ``lambda`` or a
+    ``functools.partial`` made for the ``connect`` call."""
+    return isinstance(receiver, functools.partial) or (
+        getattr(receiver, "__name__", None) == "<lambda>"
+    )
+
+
+_PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def warn_weak(receiver: object) -> None:
+    message = (
+        f"receiver {describe(receiver)} is connected weakly, so it is collected "
+        "(and never called) as soon as nothing else references it; connect it "
+        "with weak=False or keep a reference to it"
+    )
+    # Point at the first frame outside this package: the user's line, through
+    # @receiver or a subclass alike.
+    frame, stacklevel = sys._getframe(), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+        _PACKAGE_DIR
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, WeakReceiverWarning, stacklevel=stacklevel)
+
+
+class Receivers:
+    """A live view of a signal's registrations (:attr:`AsyncSignal.receivers`).
+
+    ``len()`` counts the live registrations (a receiver connected for two
+    senders counts twice); iterating yields their receivers in connection
+    order; ``in`` tests whether a receiver is connected for any sender; it is
+    falsy when nothing is connected. It reads the registry at each use: it
+    reflects later connects, disconnects and collected receivers.
+    """
+
+    __slots__ = ("_registry",)
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def __bool__(self) -> bool:
+        return len(self._registry) > 0
+
+    def __iter__(self) -> Iterator[Callable[..., Any]]:
+        return iter(self._registry)
+
+    def __contains__(self, receiver: object) -> bool:
+        return any(receiver == connected for connected in self._registry)
+
+    def __repr__(self) -> str:
+        return f"<Receivers: {list(self._registry)!r}>"
+
+
+def receiver(
+    signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
+    **connect_kwargs: Any,
+) -> Callable[[ReceiverT], ReceiverT]:
+    """Decorator connecting the function to ``signal`` (or to each signal of a
+    list or tuple) with ``connect_kwargs``; it returns the function unchanged.
+
+    ``@receiver(post_save, sender=Model, dispatch_uid="...")``
+    """
+    signals = signal if isinstance(signal, (list, tuple)) else (signal,)
+    for each in signals:
+        if not callable(getattr(each, "connect", None)):
+            raise TypeError(
+                "receiver() takes a signal or a list or tuple of signals, got "
+                f"{type(each).__name__} {each!r}"
+            )
+
+    def decorator(func: ReceiverT) -> ReceiverT:
+        for each in signals:
+            each.connect(func, **connect_kwargs)
+        return func
+
+    return decorator
