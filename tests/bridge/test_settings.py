@@ -63,3 +63,10 @@ def test_share_checks_its_signals() -> None:
         bridge.share(AsyncSignal(name="n" * 257))
     # Nothing was shared by the refused calls.
     assert repr(bridge).endswith("1 shared signals>")
+
+
+def test_a_signal_listed_twice_in_one_call_is_shared_once() -> None:
+    bridge = Bridge("memory://")
+    signal = AsyncSignal(name="x")
+    bridge.share(signal, signal)
+    assert repr(bridge).endswith("1 shared signals>")
