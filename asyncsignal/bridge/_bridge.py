@@ -157,16 +157,21 @@ class Bridge:
         :raises ValueError: a signal without a name, or whose name another
             signal of this bridge has.
         """
-        # All checked before any is shared.
-        signals = tuple(s for s in signals if is_new_share(s, self._shares))
+        # All checked before any is shared: against the shares, and against
+        # the signals listed before it (a name listed twice names one signal).
+        new: dict[str, AsyncSignal] = {}
         for signal in signals:
+            if not is_new_share(signal, self._shares):
+                continue
             name = signal.name
             assert name is not None
-            if name not in self._shares:  # not when listed twice
-                share = Share(self, signal, self._outbox, self._wire)
-                if self._running is not None:
-                    share.subscribe()
-                self._shares[name] = share
+            if new.setdefault(name, signal) is not signal:
+                raise ValueError(f"share() got two signals named {name!r}")
+        for name, signal in new.items():
+            share = Share(self, signal, self._outbox, self._wire)
+            if self._running is not None:
+                share.subscribe()
+            self._shares[name] = share
 
     def register_codec(
         self,

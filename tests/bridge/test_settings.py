@@ -61,6 +61,9 @@ def test_share_checks_its_signals() -> None:
     # Other processes would refuse its events: refused here first.
     with pytest.raises(ValueError, match="named in at most 256 characters, got"):
         bridge.share(AsyncSignal(name="n" * 257))
+    # Two signals of one name in one call: refused, not the second dropped.
+    with pytest.raises(ValueError, match="share\\(\\) got two signals named 'z'"):
+        bridge.share(AsyncSignal(name="z"), AsyncSignal(name="z"))
     # Nothing was shared by the refused calls.
     assert repr(bridge).endswith("1 shared signals>")
 
