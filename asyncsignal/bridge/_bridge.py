@@ -155,7 +155,7 @@ class Bridge:
 
         :raises TypeError: not a signal.
         :raises ValueError: a signal without a name, or whose name another
-            signal of this bridge has.
+            signal of this bridge, or of this call, has.
         """
         # All checked before any is shared: against the shares, and against
         # the signals listed before it (a name listed twice names one signal).
