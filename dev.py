@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set-up and checks in one command; needs only Python >= 3.10 and pip.
 
-    python3 dev.py test             # lint; tests on each supported Python;
+    python3 dev.py test             # lint; tests on each supported Python; the
+                                    # newest anyio, trio, uvloop, redis, nats-py;
                                     # the web apps and docs examples; coverage
     python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
     python3 dev.py demo             # examples/demo.py on asyncio and trio
@@ -97,7 +98,7 @@ def main(argv: list[str]) -> int:
         # The bridge tests start real Redis servers: Debian's, installed once.
         check("bash", ROOT / "tests" / "bridge_support" / "install_redis.sh")
     if command == "test" and not args:
-        # lint, tests-3.X, web, coverage: see noxfile.py.
+        # lint, tests-3.X, upstream, web, coverage: see noxfile.py.
         code = nox("--tags", "check")
     elif command == "test":
         code = nox("--tags", "tests", "--", *args)

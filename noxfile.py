@@ -1,9 +1,10 @@
 """Environments and checks, run by nox; ``python3 dev.py`` installs nox and uv.
 
     nox                            # lint, tests on each supported Python here,
-                                   # web, coverage (tagged "check")
+                                   # upstream, web, coverage (tagged "check")
     nox -s tests-3.12 -- -k send   # one Python; arguments after -- go to pytest
     nox -t tests -- -k send        # every Python (3.14/3.15 may run in a chroot)
+    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py
     nox -s demo
     nox -s web-3.13                # the example web apps and the docs' examples
     nox -s docs                    # the site, warnings as errors: docs/_build/html
@@ -14,7 +15,7 @@
 
 Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``: a
 stale lock is an error, never re-resolved) into its own environment under
-``.nox/``. Runtime
+``.nox/`` (``upstream`` then upgrades the libraries it watches). Runtime
 extras are ``[project.optional-dependencies]``; the tools of each session are a
 PEP 735 dependency group in ``pyproject.toml``.
 
@@ -105,7 +106,7 @@ def _discover_pythons() -> dict[str, str]:
 
 
 PYTHONS = _discover_pythons()
-#: The newest Python of this machine itself: docs, packaging, web.
+#: The newest Python of this machine itself: docs, packaging, web, upstream.
 HOST_NEWEST = max(PYTHONS, key=lambda v: tuple(map(int, v.split("."))), default="3.13")
 SID_UNUSABLE = sid_chroot.usable()
 IN_SID = [v for v in SID_VERSIONS if v not in PYTHONS and SID_UNUSABLE is None]
@@ -288,6 +289,43 @@ def _tests_in_sid(version: str) -> None:
 
 for _version in IN_SID:
     _tests_in_sid(_version)
+
+#: What `upstream` installs at their newest releases (within the ranges
+#: pyproject.toml allows users), instead of the versions uv.lock pins.
+UPSTREAM = ("anyio", "trio", "uvloop", "redis", "nats-py")
+
+
+@nox.session(python=HOST_NEWEST, tags=["check"])
+def upstream(session: nox.Session) -> None:
+    """The suite (without the slow tests) against the newest releases of
+    anyio, trio, uvloop, redis and nats-py, so that a release that breaks
+    asyncsignal is seen before users see it; not under coverage. Arguments
+    after -- go to pytest."""
+    _sync(session, groups=("test",), extras=TEST_EXTRAS)
+    # The project's own requirements still apply (nats-py < 3, for one):
+    # users get no more than they allow either.
+    session.run_install(
+        "uv",
+        "pip",
+        "install",
+        f"--python={shutil.which('python', path=session.bin)}",
+        "--upgrade",
+        "--refresh",
+        *UPSTREAM,
+        env={"UV_PYTHON_DOWNLOADS": "never"},
+    )
+    session.run("uv", "pip", "list", f"--python={session.bin}/python")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--numprocesses=auto",
+        "--ignore=tests/web",
+        "--ignore=tests/test_docs_examples.py",
+        "-m",
+        "not slow",
+        *session.posargs,
+    )
 
 
 @nox.session(python=HOST_NEWEST, tags=["check"])
