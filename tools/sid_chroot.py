@@ -84,7 +84,8 @@ def _delete(path: Path) -> None:
     # (Runs mount in their own namespaces, so none should ever be here.)
     if mounts := _mounted_under(path):
         sys.exit(f"sid_chroot: not deleting {path}: mounted below it: {mounts}")
-    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        shutil.rmtree(path)
 
 
 def _install_debootstrap() -> None:
