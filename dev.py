@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Set-up and checks in one command; needs only Python >= 3.10 and pip.
 
-    python3 dev.py test             # lint; tests on each supported Python; the web
-                                    # apps and docs examples (newest); coverage
+    python3 dev.py test             # lint; tests on each supported Python; the
+                                    # newest anyio, trio, uvloop, redis, nats-py;
+                                    # the web apps and docs examples; coverage
     python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
     python3 dev.py demo             # examples/demo.py on asyncio and trio
     python3 dev.py docs [ARGS]      # docs site, warnings as errors: docs/_build/html
@@ -13,12 +14,16 @@
     python3 dev.py bench-bridge [ARGS]  # benchmarks/bridge/run.py (--smoke)
     python3 dev.py lock [ARGS]      # `uv lock`, after editing dependencies
     python3 dev.py nox [ARGS]       # nox itself: `nox -l`, `nox -s tests-3.12 -- -x`
+    python3 dev.py sid remove       # delete the Debian sid chroot of 3.14/3.15
+    python3 dev.py sid shell        # a shell in it, this checkout mounted
 
 The first run installs pinned nox and uv into .nox/_bootstrap (a virtual
 environment of this Python); nox then builds each session's environment under
 .nox/ from uv.lock (see noxfile.py). ``test`` runs the suite on every
-supported Python it finds (3.10-3.13, on PATH or under pyenv) and names those
-it skipped; with CI=true, 3.10 and 3.13 are required.
+supported Python it finds (3.10-3.15, on PATH or under pyenv) and names those
+it skipped. As root on Debian, 3.14 and 3.15 that are not found come from
+Debian sid, in a chroot made once in /var/cache/asyncsignal/sid
+(tools/sid_chroot.py). With CI=true, 3.10, 3.14 and 3.15 are required.
 """
 
 from __future__ import annotations
@@ -93,9 +98,10 @@ def main(argv: list[str]) -> int:
         # The bridge tests start real Redis servers: Debian's, installed once.
         check("bash", ROOT / "tests" / "bridge_support" / "install_redis.sh")
     if command == "test" and not args:
-        code = nox("--sessions", "lint", "tests", "web", "coverage")
+        # lint, tests-3.X, upstream, web, coverage: see noxfile.py.
+        code = nox("--tags", "check")
     elif command == "test":
-        code = nox("--sessions", "tests", "--", *args)
+        code = nox("--tags", "tests", "--", *args)
     elif command == "demo":
         code = nox("--error-on-missing-interpreters", "--sessions", "demo", *args)
     elif command in ("docs", "package"):
@@ -117,6 +123,9 @@ def main(argv: list[str]) -> int:
         return subprocess.run([uv, "lock", *args], cwd=ROOT, env=env).returncode
     elif command == "nox":
         code = nox(*args)
+    elif command == "sid":
+        script = ROOT / "tools" / "sid_chroot.py"
+        return subprocess.run([sys.executable, script, *args]).returncode
     else:
         print(__doc__)
         return 0 if command in ("-h", "--help", "help") else 2

@@ -1,7 +1,10 @@
 """Environments and checks, run by nox; ``python3 dev.py`` installs nox and uv.
 
-    nox                            # lint, tests on each supported Python here, coverage
+    nox                            # lint, tests on each supported Python here,
+                                   # upstream, web, coverage (tagged "check")
     nox -s tests-3.12 -- -k send   # one Python; arguments after -- go to pytest
+    nox -t tests -- -k send        # every Python (3.14/3.15 may run in a chroot)
+    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py
     nox -s demo
     nox -s web-3.13                # the example web apps and the docs' examples
     nox -s docs                    # the site, warnings as errors: docs/_build/html
@@ -12,8 +15,13 @@
 
 Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``: a
 stale lock is an error, never re-resolved) into its own environment under
-``.nox/``. Runtime extras are ``[project.optional-dependencies]``; the tools of
-each session are a PEP 735 dependency group in ``pyproject.toml``.
+``.nox/`` (``upstream`` then upgrades the libraries it watches). Runtime
+extras are ``[project.optional-dependencies]``; the tools of each session are a
+PEP 735 dependency group in ``pyproject.toml``.
+
+Python 3.14 and 3.15 that are neither on PATH nor under pyenv run, as root on
+Debian, in a Debian sid chroot (``tools/sid_chroot.py``): their ``tests-3.X``
+sessions make it once, outside the checkout, and run the suite there.
 """
 
 from __future__ import annotations
@@ -29,12 +37,18 @@ from pathlib import Path
 
 import nox
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
+import sid_chroot
+
 # download_python: nox 2025.10.14.
 nox.needs_version = ">=2025.10.14"
 
 ROOT = Path(__file__).resolve().parent
-SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13", "3.14", "3.15")
 OLDEST, NEWEST = SUPPORTED[0], SUPPORTED[-1]
+#: Debian sid's Pythons, run in tools/sid_chroot.py's root when neither PATH
+#: nor pyenv has them and a root can be made here (root on Debian).
+SID_VERSIONS = sid_chroot.PYTHONS
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Not named like a session: nox owns .nox/<session>.
 COVERAGE_DIR = ROOT / ".nox" / "_coverage"
@@ -92,16 +106,31 @@ def _discover_pythons() -> dict[str, str]:
 
 
 PYTHONS = _discover_pythons()
-ABSENT = [v for v in SUPPORTED if v not in PYTHONS]
-REQUIRED_ABSENT = [v for v in (OLDEST, NEWEST) if v in ABSENT] if CI else []
-#: The full suite (slow tests included) runs on the newest Python present (3.13
-#: in CI); the others leave out the `slow` stress, memory and long model tests,
-#: which exercise no version-specific code, to keep CI within its time budget.
-PRESENT = [v for v in SUPPORTED if v in PYTHONS] or [OLDEST, NEWEST]
+#: The newest Python of this machine itself: docs, packaging, web, upstream.
+HOST_NEWEST = max(PYTHONS, key=lambda v: tuple(map(int, v.split("."))), default="3.13")
+SID_UNUSABLE = sid_chroot.usable()
+IN_SID = [v for v in SID_VERSIONS if v not in PYTHONS and SID_UNUSABLE is None]
+ABSENT = [v for v in SUPPORTED if v not in PYTHONS and v not in IN_SID]
+#: The versions whose sessions run in an environment on this machine itself.
+ON_HOST = [v for v in SUPPORTED if v not in IN_SID]
+#: CI needs the oldest supported Python and the current releases.
+REQUIRED = (OLDEST, *SID_VERSIONS)
+REQUIRED_ABSENT = [v for v in REQUIRED if v in ABSENT] if CI else []
+#: The full suite (slow tests included) runs on the newest Python present
+#: (3.15 in CI); the others leave out the `slow` stress, memory and long model
+#: tests, which exercise no version-specific code, to keep CI within its time
+#: budget. Not on the oldest as well: under coverage on 3.10 they took five
+#: minutes on CI's two shared cores (the whole suite on 3.15: under two).
+PRESENT = [v for v in SUPPORTED if v not in ABSENT] or [OLDEST, NEWEST]
 FULL_SUITE = {PRESENT[-1]}
+#: Coverage is measured where the gate needs it: on the oldest and the newest
+#: Python, which take the two sides of each version check in the package
+#: (`>= (3, 11)`, `>= (3, 12)`). The others run pytest alone, for CI's budget.
+COVERED = {PRESENT[0], PRESENT[-1]}
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "web", "coverage"]
+# The sessions of `python3 dev.py test`, in the order they are defined here.
+nox.options.tags = ["check"]
 # Never download an interpreter: the supported ones present here are tested.
 nox.options.download_python = "never"
 # `uv sync` makes a reused environment exactly what the lock says.
@@ -111,8 +140,9 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = bool(REQUIRED_ABSENT)
 if REQUIRED_ABSENT:
     print(
-        f"noxfile.py: CI=true requires Python {' and '.join(REQUIRED_ABSENT)} "
-        "(the oldest and newest supported), not found on PATH or under pyenv",
+        f"noxfile.py: CI=true requires Python {', '.join(REQUIRED_ABSENT)} "
+        "(the oldest supported and the current releases), not found on PATH or "
+        f"under pyenv, and no Debian sid chroot here: {SID_UNUSABLE}",
         file=sys.stderr,
     )
 
@@ -143,19 +173,29 @@ def _sync(
     )
 
 
-@nox.session(python=SUPPORTED)
-def tests(session: nox.Session) -> None:
-    """pytest under branch coverage; the slow tests on the newest Python only."""
-    _sync(session, groups=("test",), extras=("django", "trio", "redis", "nats"))
-    selection = [] if session.python in FULL_SUITE else ["-m", "not slow"]
-    COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
-    data = COVERAGE_DIR / f".coverage.{session.name}"
-    # This session's earlier data (workers add suffixed files) goes first.
-    for stale in COVERAGE_DIR.glob(f"{data.name}*"):
-        stale.unlink()
-    session.run(
-        "coverage",
-        "run",
+@nox.session(tags=["check"])
+def lint(session: nox.Session) -> None:
+    """ruff, mypy --strict (as the oldest and newest Python), pyright --verifytypes."""
+    _sync(session, groups=("lint",), extras=("django", "trio", "redis", "nats"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    for version in (OLDEST, NEWEST):
+        session.run("mypy", f"--python-version={version}")
+    session.run("pyright", "--verifytypes", "asyncsignal", "--ignoreexternal")
+    # The typed-signal expectations: every `pyright: ignore` there must fire.
+    session.run("pyright", "--project", "tests/typing", "tests/typing")
+
+
+#: The extras the suite needs (the bridge's brokers, Django, trio).
+TEST_EXTRAS = ("django", "trio", "redis", "nats")
+
+
+def _suite(session: nox.Session, version: str) -> list[str]:
+    """The command that runs the suite on ``version``: pytest, under coverage
+    if ``version`` is one of COVERED (see _coverage_env)."""
+    selection = [] if version in FULL_SUITE else ["-m", "not slow"]
+    return [
+        *(["coverage", "run"] if version in COVERED else ["python"]),
         "-m",
         "pytest",
         # One worker per core (2 in CI): the suite is CPU-bound.
@@ -167,11 +207,125 @@ def tests(session: nox.Session) -> None:
         *selection,
         # Last, so that `-m ...` given here overrides the selection.
         *session.posargs,
-        env={"COVERAGE_FILE": str(data)},
+    ]
+
+
+def _coverage_env(session: nox.Session) -> dict[str, str]:
+    """Where this session's coverage data goes (pytest-xdist's workers too),
+    emptied of an earlier run's (workers add suffixed files)."""
+    COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
+    data = COVERAGE_DIR / f".coverage.{session.name}"
+    for stale in COVERAGE_DIR.glob(f"{data.name}*"):
+        stale.unlink()
+    return {"COVERAGE_FILE": str(data)}
+
+
+@nox.session(python=ON_HOST, tags=["check", "tests"])
+def tests(session: nox.Session) -> None:
+    """pytest, under branch coverage on the oldest and newest Python; the slow
+    tests on the newest only."""
+    _sync(session, groups=("test",), extras=TEST_EXTRAS)
+    session.run(*_suite(session, str(session.python)), env=_coverage_env(session))
+
+
+def _tests_in_sid(version: str) -> None:
+    """Register ``tests-{version}``: the suite in the Debian sid chroot.
+
+    The chroot (tools/sid_chroot.py, made on first use) sees this checkout at
+    its own path, so the environment, ``.nox/tests-3-X-sid``, is made by uv
+    from ``uv.lock`` as for the other sessions, and the coverage data has the
+    paths the coverage session combines. Redis is the chroot's redis-server.
+    """
+
+    def tests_in_sid(session: nox.Session) -> None:
+        venv = ROOT / ".nox" / f"tests-{version.replace('.', '-')}-sid"
+        # nox's own uv (python3 dev.py installs it next to nox).
+        uv = shutil.which("uv", path=Path(sys.executable).parent) or "uv"
+        uv_cache = subprocess.run(
+            [uv, "cache", "dir"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        Path(uv_cache).mkdir(parents=True, exist_ok=True)
+        inside = [
+            sys.executable,
+            str(ROOT / "tools" / "sid_chroot.py"),
+            "run",
+            f"--bind={ROOT}",
+            f"--bind={uv_cache}",
+            f"--cwd={ROOT}",
+            f"--venv={venv}",
+            "--",
+        ]
+        extras = [f"--extra={extra}" for extra in TEST_EXTRAS]
+        session.run_install(
+            *inside,
+            "uv",
+            "sync",
+            "--locked",
+            "--no-default-groups",
+            "--group=test",
+            *extras,
+            f"--python=/usr/bin/python{version}",
+            env={
+                "UV_PROJECT_ENVIRONMENT": str(venv),
+                "UV_PYTHON_DOWNLOADS": "never",
+                "UV_CACHE_DIR": uv_cache,
+                # The cache and the checkout are different mounts in there.
+                "UV_LINK_MODE": "copy",
+            },
+        )
+        session.run(*inside, *_suite(session, version), env=_coverage_env(session))
+
+    tests_in_sid.__doc__ = (
+        f"pytest on Debian sid's Python {version}, in a chroot outside the "
+        f"checkout ({sid_chroot.ROOT})."
+    )
+    nox.session(name=f"tests-{version}", venv_backend="none", tags=["check", "tests"])(
+        tests_in_sid
     )
 
 
-@nox.session(python=sorted(FULL_SUITE))
+for _version in IN_SID:
+    _tests_in_sid(_version)
+
+#: What `upstream` installs at their newest releases (within the ranges
+#: pyproject.toml allows users), instead of the versions uv.lock pins.
+UPSTREAM = ("anyio", "trio", "uvloop", "redis", "nats-py")
+
+
+@nox.session(python=HOST_NEWEST, tags=["check"])
+def upstream(session: nox.Session) -> None:
+    """The suite (without the slow tests) against the newest releases of
+    anyio, trio, uvloop, redis and nats-py, so that a release that breaks
+    asyncsignal is seen before users see it; not under coverage. Arguments
+    after -- go to pytest."""
+    _sync(session, groups=("test",), extras=TEST_EXTRAS)
+    # The project's own requirements still apply (nats-py < 3, for one):
+    # users get no more than they allow either.
+    session.run_install(
+        "uv",
+        "pip",
+        "install",
+        f"--python={shutil.which('python', path=session.bin)}",
+        "--upgrade",
+        "--refresh",
+        *UPSTREAM,
+        env={"UV_PYTHON_DOWNLOADS": "never"},
+    )
+    session.run("uv", "pip", "list", f"--python={session.bin}/python")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--numprocesses=auto",
+        "--ignore=tests/web",
+        "--ignore=tests/test_docs_examples.py",
+        "-m",
+        "not slow",
+        *session.posargs,
+    )
+
+
+@nox.session(python=HOST_NEWEST, tags=["check"])
 def web(session: nox.Session) -> None:
     """The example web apps under their real servers (tests/web) and every
     example of docs/ (tests/test_docs_examples.py), each in a fresh
@@ -191,7 +345,7 @@ def web(session: nox.Session) -> None:
     )
 
 
-@nox.session
+@nox.session(tags=["check"])
 def coverage(session: nox.Session) -> None:
     """Combine the test sessions' data; asyncsignal/ must be 100% covered."""
     _sync(session, only_group="coverage")
@@ -218,26 +372,13 @@ def coverage(session: nox.Session) -> None:
 
 
 @nox.session
-def lint(session: nox.Session) -> None:
-    """ruff, mypy --strict (as Python 3.10 and 3.13), pyright --verifytypes."""
-    _sync(session, groups=("lint",), extras=("django", "trio", "redis", "nats"))
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
-    for version in (OLDEST, NEWEST):
-        session.run("mypy", f"--python-version={version}")
-    session.run("pyright", "--verifytypes", "asyncsignal", "--ignoreexternal")
-    # The typed-signal expectations: every `pyright: ignore` there must fire.
-    session.run("pyright", "--project", "tests/typing", "tests/typing")
-
-
-@nox.session
 def demo(session: nox.Session) -> None:
     """examples/demo.py, on asyncio and trio."""
     _sync(session, extras=("trio",))
     session.run("python", "examples/demo.py")
 
 
-@nox.session(python=NEWEST, default=False)
+@nox.session(python=HOST_NEWEST, default=False)
 def docs(session: nox.Session) -> None:
     """The documentation site, built from docs/ into docs/_build/html.
 
@@ -259,7 +400,7 @@ def docs(session: nox.Session) -> None:
     )
 
 
-@nox.session(python=NEWEST, default=False)
+@nox.session(python=HOST_NEWEST, default=False)
 def packaging(session: nox.Session) -> None:
     """Build the sdist and, from it, the wheel; check their metadata; install
     the wheel into a fresh environment and run the demo there, outside the
@@ -299,7 +440,7 @@ def packaging(session: nox.Session) -> None:
         bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
         python = str(bin_dir / "python")
         session.run(
-            "uv", "venv", f"--python={NEWEST}", str(venv), env=env, external=True
+            "uv", "venv", f"--python={HOST_NEWEST}", str(venv), env=env, external=True
         )
         session.run(
             "uv",
@@ -328,14 +469,14 @@ def packaging(session: nox.Session) -> None:
         session.chdir(ROOT)
 
 
-@nox.session(python=SUPPORTED, default=False)
+@nox.session(python=ON_HOST, default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite (arguments after -- go to benchmarks/run.py)."""
     _sync(session, groups=("bench",), extras=("django", "trio"))
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
-@nox.session(name="bench-web", python=SUPPORTED, default=False)
+@nox.session(name="bench-web", python=ON_HOST, default=False)
 def bench_web(session: nox.Session) -> None:
     """The end-to-end web benchmark: FastAPI under uvicorn, driven by wrk
     (installed with apt-get if missing); arguments after -- go to
@@ -344,7 +485,7 @@ def bench_web(session: nox.Session) -> None:
     session.run("python", "benchmarks/web/run.py", *session.posargs)
 
 
-@nox.session(name="bench-bridge", python=SUPPORTED, default=False)
+@nox.session(name="bench-bridge", python=ON_HOST, default=False)
 def bench_bridge(session: nox.Session) -> None:
     """The bridge benchmark: processes over real Redis and NATS (arguments
     after -- go to benchmarks/bridge/run.py)."""
@@ -352,7 +493,7 @@ def bench_bridge(session: nox.Session) -> None:
     session.run("python", "benchmarks/bridge/run.py", *session.posargs)
 
 
-@nox.session(name="django-suites", python=NEWEST, default=False)
+@nox.session(name="django-suites", python=HOST_NEWEST, default=False)
 def django_suites(session: nox.Session) -> None:
     """Django's own signal tests and django-reversion's and
     django-simple-history's suites, unmodified, with and without

@@ -93,3 +93,22 @@ def test_the_sdist_ships_what_its_tests_read() -> None:
     shipped = {path.strip("/") for path in sdist["include"]}
     assert {"asyncsignal", "tests", "docs", "examples"} <= shipped
     assert "/docs/_build" in sdist.get("exclude", [])
+
+
+def test_the_classifiers_name_every_python_from_the_oldest_supported() -> None:
+    """One classifier per minor version, with no gap, from requires-python's
+    lower bound on (the versions noxfile.py tests)."""
+    project = _pyproject()["project"]
+    oldest = re.fullmatch(r">=3\.(\d+)", project["requires-python"])
+    assert oldest is not None
+    minors = [
+        int(match[1])
+        for classifier in project["classifiers"]
+        if (
+            match := re.fullmatch(
+                r"Programming Language :: Python :: 3\.(\d+)", classifier
+            )
+        )
+    ]
+    assert minors == list(range(int(oldest[1]), int(oldest[1]) + len(minors)))
+    assert minors[-1] >= 15
