@@ -69,7 +69,7 @@ Responses = list[tuple[Any, Any]]
 __all__ = ("Signal", "install", "receiver")
 
 #: Django's logger for receivers' failures in ``send_robust``/``asend_robust``.
-logger = logging.getLogger("django.dispatch")
+logger: logging.Logger = logging.getLogger("django.dispatch")
 
 #: Policies given to a subclass's ``connect`` that does not take them (Django's
 #: ``ModelSignal``, whose lazy ``"app_label.Model"`` senders connect later):
@@ -107,7 +107,7 @@ class Signal(AsyncSignal):
         )
         #: Held by ``connect`` and ``disconnect``, as Django's is: code that
         #: saves and assigns ``receivers`` under it is not interleaved with them.
-        self.lock = threading.Lock()
+        self.lock: threading.Lock = threading.Lock()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
