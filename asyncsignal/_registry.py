@@ -343,13 +343,7 @@ class Registry:
         sender; a weak reference, or the sender itself), in connection order:
         what :meth:`replace` takes back."""
         with self._lock:
-            self._purge_dead()
-            registrations = sorted(
-                itertools.chain.from_iterable(
-                    g.values() for g in self.by_sender.values()
-                ),
-                key=_by_seq,
-            )
+            registrations = self._in_connection_order()
             return [(r, self._senders.get(r.sender_key)) for r in registrations]
 
     def replace(self, entries: Iterable[tuple[Registration, object]]) -> None:
@@ -457,16 +451,18 @@ class Registry:
         cache[id(sender)] = plan
         return plan
 
+    def _in_connection_order(self) -> list[Registration]:
+        """Every live registration, in connection order (the lock held)."""
+        self._purge_dead()
+        return sorted(
+            itertools.chain.from_iterable(g.values() for g in self.by_sender.values()),
+            key=_by_seq,
+        )
+
     def __iter__(self) -> Iterator[Receiver]:
         """Live receivers of every registration, in connection order."""
         with self._lock:
-            self._purge_dead()
-            registrations = sorted(
-                itertools.chain.from_iterable(
-                    g.values() for g in self.by_sender.values()
-                ),
-                key=_by_seq,
-            )
+            registrations = self._in_connection_order()
         for registration in registrations:
             receiver = registration()
             if receiver is not None:

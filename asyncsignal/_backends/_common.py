@@ -12,9 +12,10 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
+    import contextvars
     from collections.abc import Coroutine
 
-__all__ = ("TaskRunner", "leaves", "one_or_group", "task_name")
+__all__ = ("RunnerState", "TaskRunner", "leaves", "one_or_group", "task_name")
 
 
 class TaskRunner(Protocol):
@@ -46,6 +47,26 @@ class TaskRunner(Protocol):
 
     async def abort(self) -> None:
         """Cancel every started receiver and wait until they have finished."""
+
+
+class RunnerState:
+    """What every backend's runner holds (see :class:`TaskRunner`): the send's
+    outcomes and receivers, and the errors collected so far; ``context`` is the
+    send's shared context, or ``None`` (see ``_context``)."""
+
+    __slots__ = ("_context", "aborted_errors", "errors", "outcomes", "receivers")
+
+    def __init__(
+        self,
+        outcomes: list[Any],
+        receivers: list[Any],
+        context: contextvars.Context | None,
+    ) -> None:
+        self.outcomes = outcomes
+        self.receivers = receivers
+        self.errors: dict[int, Exception] = {}
+        self.aborted_errors: list[tuple[int, Exception]] = []
+        self._context = context
 
 
 def task_name(receiver: Any) -> str:

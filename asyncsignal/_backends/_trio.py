@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import run_sharing
 from .._errors import ReceiverTimeout
-from ._common import leaves, one_or_group, task_name
+from ._common import RunnerState, leaves, one_or_group, task_name
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
     from exceptiongroup import BaseExceptionGroup
@@ -25,16 +25,8 @@ if TYPE_CHECKING:
 __all__ = ("TrioRunner", "TrioWakeup", "start_system_task")
 
 
-class TrioRunner:
-    __slots__ = (
-        "_context",
-        "_coros",
-        "_trio",
-        "aborted_errors",
-        "errors",
-        "outcomes",
-        "receivers",
-    )
+class TrioRunner(RunnerState):
+    __slots__ = ("_coros", "_trio")
 
     def __init__(
         self,
@@ -43,14 +35,8 @@ class TrioRunner:
         trio: Any,
         context: contextvars.Context | None,
     ) -> None:
-        self.outcomes = outcomes
-        self.receivers = receivers
-        self.errors: dict[int, Exception] = {}
-        self.aborted_errors: list[tuple[int, Exception]] = []
+        super().__init__(outcomes, receivers, context)
         self._trio = trio
-        #: The send's shared context; trio gives each task a context of its
-        #: own, which ``run_sharing`` syncs with it (see ``_context``).
-        self._context = context
         self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
 
     @property
