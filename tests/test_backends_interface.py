@@ -4,6 +4,7 @@ one wake-up primitive, system tasks."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from typing import Any
 
@@ -33,7 +34,7 @@ def test_no_loop_no_backend() -> None:
     assert not _backends.asyncio_running()
     assert not _backends.running_in_event_loop_thread()
     with pytest.raises(RuntimeError, match="must be awaited in an asyncio or trio"):
-        _backends.open_runner([], [])
+        _backends.open_runner([], [], contextvars.copy_context())
 
 
 async def test_a_wakeup_set_before_its_wait_returns_at_once() -> None:

@@ -15,7 +15,7 @@ import weakref
 from typing import Any
 
 import pytest
-from backends import ASYNCIO_BACKENDS
+from backends import ASYNCIO_BACKENDS, UNRETRIEVED_EAGER_TASK_EXCEPTION
 
 pytest.importorskip("django")
 
@@ -287,6 +287,10 @@ def test_replace_leaves_out_the_dead_and_repeats(collect: Any) -> None:
     collect()
     signal.receivers = saved + saved
     assert signal.receivers == []
+    signal.connect(sync_one)
+    live = signal.receivers
+    signal.receivers = live + live  # a repeat is kept once
+    assert signal.receivers == live
 
 
 def test_clear_dead_receivers_and_live_receivers(collect: Any) -> None:
@@ -429,3 +433,192 @@ def test_install_before_django_dispatch_is_imported() -> None:
         """
     )
     assert done.stdout.strip() == "True", done.stderr
+
+
+# -- the rest of Signal's paths: checks, subscriptions, dead and once receivers -----
+
+
+def test_a_payload_check_and_subscriptions_see_every_send_method() -> None:
+    from asyncsignal import _seam
+    from asyncsignal.testing import capture
+
+    signal = Signal()
+    checked: list[str] = []
+    _seam.set_payload_check(signal, lambda method, named: checked.append(method))
+    with capture(signal) as events:
+        assert signal.send(None, x=1) == []  # nothing connected at all
+        signal.connect(sync_one, sender=object)
+        assert signal.send(None, x=1) == []  # nothing for this sender
+        assert signal.send_robust(None, x=1) == []
+    assert checked == ["send", "send", "send_robust"]
+    assert len(events) == 3
+
+
+@asyncio_only
+async def test_asend_checks_publishes_and_returns_nothing_without_receivers() -> None:
+    from asyncsignal import _seam
+    from asyncsignal.testing import capture
+
+    signal = Signal()
+    checked: list[str] = []
+    _seam.set_payload_check(signal, lambda method, named: checked.append(method))
+    with capture(signal) as events:
+        assert await signal.asend(None) == []
+        assert await _seam.asend_robust_offering(signal, None, {}, ()) == []
+    assert checked == ["asend", "asend_robust"]
+    assert len(events) == 1  # the bridge's path offered it to no one
+
+
+def test_a_weakly_connected_lambda_warns() -> None:
+    from asyncsignal import WeakReceiverWarning
+
+    with pytest.warns(WeakReceiverWarning, match="connected weakly"):
+        Signal().connect(lambda **kwargs: None)
+
+
+def test_pending_policies_of_other_receivers_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dj, "_pending_policies", {(0, 0): (None, True, None, False)})
+    signal = Signal()
+    signal.connect(sync_one)
+    assert dj._pending_policies == {(0, 0): (None, True, None, False)}
+
+
+@asyncio_only
+async def test_dead_and_claimed_receivers_are_skipped_by_every_path(
+    collect: Any,
+) -> None:
+    signal = Signal()
+
+    def dies(**kwargs: Any) -> str:
+        return "dead"
+
+    async def dies_async(**kwargs: Any) -> str:
+        return "dead"
+
+    signal.connect(dies)
+    signal.connect(dies, sender=int, thread=True)
+    signal.connect(dies_async)
+    signal.connect(dies_async, sender=int, timeout=5)
+    signal.connect(sync_one, once=True)
+    signal.connect(async_one, once=True)
+    signal.connect(other_sync, thread=False)
+    del dies, dies_async
+    collect()
+    assert await signal.asend(None) == [
+        (sync_one, "sync"),
+        (other_sync, "other"),
+        (async_one, "async"),
+    ]
+    # The once receivers are gone; the dead ones are skipped everywhere.
+    assert await signal.asend(None) == [(other_sync, "other")]
+    assert signal.send(None) == [(other_sync, "other")]
+    assert signal.send_robust(None) == [(other_sync, "other")]
+    assert signal._live_receivers(None) == ([other_sync], [])
+
+
+def test_send_skips_dead_receivers_and_claimed_once_ones(collect: Any) -> None:
+    signal = Signal()
+
+    def dies(**kwargs: Any) -> str:
+        return "dead"
+
+    signal.connect(dies)
+    signal.connect(sync_one, once=True)
+    signal.connect(other_sync)
+    del dies
+    collect()
+    assert signal.send(None) == [(sync_one, "sync"), (other_sync, "other")]
+    assert signal.send(None) == [(other_sync, "other")]
+
+
+@asyncio_only
+async def test_an_async_receiver_that_fails_to_start_is_isolated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dj, "_debug", lambda: False)  # no check at connect
+    signal = Signal()
+
+    async def no_kwargs() -> str:  # Django checks this only under DEBUG
+        return "never"
+
+    signal.connect(no_kwargs, weak=False)
+    signal.connect(async_one)
+    [(receiver, error), (_, response)] = await signal.asend_robust(None)
+    assert receiver is no_kwargs
+    assert isinstance(error, TypeError)
+    assert response == "async"
+
+
+def test_install_when_only_the_dispatcher_module_was_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import django.dispatch
+    import django.dispatch.dispatcher
+
+    monkeypatch.setattr(django.dispatch, "Signal", django.dispatch.Signal)
+    monkeypatch.setattr(django.dispatch.dispatcher, "Signal", Signal)
+    dj.install()
+    assert django.dispatch.Signal is Signal  # type: ignore[comparison-overlap]
+
+
+def _victim() -> Any:
+    def victim(**kwargs: Any) -> str:
+        return "victim"
+
+    return victim
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+@pytest.mark.parametrize("policy", [{}, {"once": True}])
+def test_a_receiver_dropped_by_an_earlier_one_is_skipped(
+    method: str, policy: dict[str, Any]
+) -> None:
+    signal = Signal()
+    held = [_victim()]
+
+    def drops_it(**kwargs: Any) -> str:
+        held.clear()  # its last reference: the weak registration dies
+        return "dropper"
+
+    signal.connect(drops_it, weak=False)
+    signal.connect(held[0], **policy)
+    assert getattr(signal, method)(None) == [(drops_it, "dropper")]
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+def test_a_once_receiver_claimed_by_a_nested_send_is_skipped(method: str) -> None:
+    signal = Signal()
+    nested: list[Any] = []
+    depth = [0]
+
+    def sends_again(**kwargs: Any) -> str:
+        depth[0] += 1
+        if depth[0] == 1:
+            nested.append(getattr(signal, method)(None))
+        return "outer"
+
+    signal.connect(sends_again, weak=False)
+    signal.connect(sync_one, once=True)
+    assert getattr(signal, method)(None) == [(sends_again, "outer")]
+    assert nested == [[(sends_again, "outer"), (sync_one, "sync")]]
+
+
+@pytest.mark.parametrize(
+    "anyio_backend",
+    [
+        pytest.param(*b.values, id=b.id, marks=UNRETRIEVED_EAGER_TASK_EXCEPTION)
+        for b in ASYNCIO_BACKENDS
+        if sys.version_info >= (3, 12)  # earlier, it escapes the event loop
+    ],
+)
+async def test_an_async_receivers_interrupt_leaves_asend_as_itself() -> None:
+    signal = Signal()
+
+    async def interrupts(**kwargs: Any) -> None:
+        raise SystemExit("stop")
+
+    signal.connect(interrupts, weak=False)
+    with pytest.raises(SystemExit, match="stop"):
+        await signal.asend(None)

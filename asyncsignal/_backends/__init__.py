@@ -50,12 +50,10 @@ __all__ = (
 
 
 def open_runner(
-    outcomes: list[Any],
-    receivers: list[Any],
-    context: contextvars.Context | None = None,
+    outcomes: list[Any], receivers: list[Any], context: contextvars.Context
 ) -> TaskRunner:
-    """A runner for the backend running the current task; with ``context``,
-    every receiver runs in that one context (see ``_context``).
+    """A runner for the backend running the current task, whose receivers all
+    run in ``context``, the send's (see ``_context``).
 
     :raises RuntimeError: outside an asyncio or trio task.
     """

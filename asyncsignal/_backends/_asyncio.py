@@ -78,7 +78,7 @@ class AsyncioRunner(RunnerState):
         outcomes: list[Any],
         receivers: list[Any],
         loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
+        context: contextvars.Context,
     ) -> None:
         # RunnerState's fields, set here: every asend with an async receiver
         # makes a runner, and a super().__init__ call costs ~80 ns of it.
@@ -106,10 +106,10 @@ class AsyncioRunner(RunnerState):
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
-        context = self._context
+        context: contextvars.Context | None = self._context
         receiver = coro
-        if context is not None and not _TASK_CONTEXT:  # pragma: no cover - 3.10
-            coro = run_sharing(coro, context)
+        if not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
+            coro = run_sharing(coro, self._context)
             context = None
         if self._eager:
             # Runs the coroutine up to its first suspension right now, so a

@@ -52,7 +52,7 @@ class TaskRunner(Protocol):
 class RunnerState:
     """What every backend's runner holds (see :class:`TaskRunner`): the send's
     outcomes and receivers, and the errors collected so far; ``context`` is the
-    send's shared context, or ``None`` (see ``_context``)."""
+    send's shared context (see ``_context``)."""
 
     __slots__ = ("_context", "aborted_errors", "errors", "outcomes", "receivers")
 
@@ -60,7 +60,7 @@ class RunnerState:
         self,
         outcomes: list[Any],
         receivers: list[Any],
-        context: contextvars.Context | None,
+        context: contextvars.Context,
     ) -> None:
         self.outcomes = outcomes
         self.receivers = receivers

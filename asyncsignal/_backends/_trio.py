@@ -33,7 +33,7 @@ class TrioRunner(RunnerState):
         outcomes: list[Any],
         receivers: list[Any],
         trio: Any,
-        context: contextvars.Context | None,
+        context: contextvars.Context,
     ) -> None:
         super().__init__(outcomes, receivers, context)
         self._trio = trio
@@ -49,10 +49,8 @@ class TrioRunner(RunnerState):
         self._coros.append((coro, index, timeout))
 
     async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
-        if self._context is not None:
-            coro = run_sharing(coro, self._context)
         try:
-            self.outcomes[index] = await coro
+            self.outcomes[index] = await run_sharing(coro, self._context)
         except Exception as error:
             self.errors[index] = error
 
