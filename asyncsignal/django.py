@@ -131,7 +131,7 @@ class Signal(AsyncSignal):
         timeout: float | None = None,
         once: bool = False,
     ) -> ReceiverT:
-        """As :meth:`AsyncSignal.connect`, but as in Django the receiver is
+        """As :meth:`asyncsignal.AsyncSignal.connect`, but as in Django the receiver is
         checked (callable, accepts ``**kwargs``) only when ``settings.DEBUG``
         is on."""
         if _pending_policies:

@@ -36,6 +36,9 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:(class|obj|exc)", r"(collections\.abc|typing|types|anyio)\..*"),
     ("py:(class|obj)", r"(asyncsignal\._\w+\.)?(ReceiverT|P|R|Overflow)"),
+    # Private types in the public signatures of asyncsignal.django (Django's
+    # sender_receivers_cache) and the standard library's lock type.
+    ("py:class", r"asyncsignal\.django\._\w+|_thread\.\w+"),
 ]
 
 # -- HTML ----------------------------------------------------------------------
