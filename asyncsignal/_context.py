@@ -61,15 +61,18 @@ def copy_back(shared: contextvars.Context) -> None:
 def enter_shared(shared: contextvars.Context) -> contextvars.Context:
     """Take ``shared``'s values into the current context (a task's own);
     return the context as it then is, for :func:`leave_shared`."""
-    _set_changed(_changes(shared, contextvars.copy_context()))
+    current = contextvars.copy_context()
+    if current == shared:  # the common case: nothing set since the copy
+        return current
+    _set_changed(_changes(shared, current))
     return contextvars.copy_context()
 
 
 def leave_shared(shared: contextvars.Context, started: contextvars.Context) -> None:
     """Set in ``shared`` what the current context set since ``started``."""
-    changes = _changes(contextvars.copy_context(), started)
-    if changes:
-        shared.run(_set_changed, changes)
+    now = contextvars.copy_context()
+    if now != started:
+        shared.run(_set_changed, _changes(now, started))
 
 
 async def run_sharing(coro: Coroutine[Any, Any, T], shared: contextvars.Context) -> T:

@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._context import run_sharing
+from .._context import enter_shared, leave_shared
 from .._errors import ReceiverTimeout
 from ._common import RunnerState, leaves, one_or_group, task_name
 
@@ -49,10 +49,16 @@ class TrioRunner(RunnerState):
         self._coros.append((coro, index, timeout))
 
     async def _run(self, coro: Coroutine[Any, Any, Any], index: int) -> None:
+        # run_sharing's steps, inline: one coroutine less per receiver (W3 on
+        # trio measures it).
+        shared = self._context
+        started = enter_shared(shared)
         try:
-            self.outcomes[index] = await run_sharing(coro, self._context)
+            self.outcomes[index] = await coro
         except Exception as error:
             self.errors[index] = error
+        finally:
+            leave_shared(shared, started)
 
     async def _run_with_limit(
         self, coro: Coroutine[Any, Any, Any], index: int, limit: float
