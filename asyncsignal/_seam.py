@@ -16,7 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from ._signal import AsyncSignal, Responses
     from ._subscriptions import Subscriber
@@ -55,16 +55,16 @@ def unsubscribe(signal: AsyncSignal, subscriber: Subscriber) -> None:
         )
 
 
-async def asend_robust_offering(
+def asend_robust_offering(
     signal: AsyncSignal,
     sender: object,
     named: dict[str, Any],
     offered: tuple[Subscriber, ...],
-) -> Responses:
-    """``signal.asend_robust(sender, **named)``, offering the event to the
-    subscribers ``offered`` instead of all of them (a bridge delivering an
-    incoming event leaves its own out)."""
-    return await signal._asend_robust(sender, named, offered)
+) -> Coroutine[Any, Any, Responses]:
+    """``signal.asend_robust(sender, **named)`` (to be awaited), offering the
+    event to the subscribers ``offered`` instead of all of them (a bridge
+    delivering an incoming event leaves its own out)."""
+    return signal._asend_robust(sender, named, offered)
 
 
 def connected_senders(signal: AsyncSignal) -> tuple[object, ...]:
