@@ -53,7 +53,7 @@ class Runner:
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         # Created here, in the application's task: set from either side, and
-        # (unlike a bell) waited for repeatedly.
+        # waited for repeatedly (stop() waits in short, cancelled rounds).
         self._finished = wakeup()
 
     def start(self) -> None:
