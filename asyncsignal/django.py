@@ -280,11 +280,9 @@ class Signal(AsyncSignal):
             self._check_payload("send_robust", named)
         if self._subscriptions:
             self._publish_sync(sender, named, "send_robust")
-        plan = self._plan_for(sender)
-        if not plan.registrations:
+        plan = self._receiving_plan(sender, named)
+        if plan is None:
             return []
-        if named:
-            _dispatch.check_named(named)
         if type(self)._live_receivers is not _LIVE_RECEIVERS:
             return self._send_traced(sender, named, True)
         if plan.has_async:
@@ -371,11 +369,9 @@ class Signal(AsyncSignal):
             self._check_payload(method, named)
         if subscriptions:
             await self._publish(sender, named, subscriptions)
-        plan = self._plan_for(sender)
-        if not plan.registrations:
+        plan = self._receiving_plan(sender, named)
+        if plan is None:
             return []
-        if named:
-            _dispatch.check_named(named)
         if type(self)._live_receivers is not _LIVE_RECEIVERS:
             sync, async_ = self._live_receivers(sender)
             batches: list[tuple[bool, list[Callable[..., Any]]]] = (
