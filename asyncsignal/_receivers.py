@@ -8,20 +8,23 @@ import functools
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from ._callables import describe
 from ._errors import WeakReceiverWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Hashable, Iterator
 
     from ._registry import Registry
     from ._signal import AsyncSignal
+    from ._typed import ReceiverDecorator, TypedSignal
 
 __all__ = ("Receivers", "dies_at_once", "receiver", "warn_weak")
 
 ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def dies_at_once(receiver: object) -> bool:
@@ -82,14 +85,55 @@ class Receivers:
         return f"<Receivers: {list(self._registry)!r}>"
 
 
+# A typed signal's decorator is held to its prototype; mypy cannot tell that a
+# TypedSignal never reaches the untyped form below, hence the ignore.
+@overload
+def receiver(  # type: ignore[overload-overlap]
+    signal: TypedSignal[P, R],
+    *,
+    sender: object = None,
+    weak: bool = True,
+    dispatch_uid: Hashable | None = None,
+    thread: bool | None = None,
+    timeout: float | None = None,
+    once: bool = False,
+) -> ReceiverDecorator[P, R]: ...
+@overload
 def receiver(
     signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
-    **connect_kwargs: Any,
-) -> Callable[[ReceiverT], ReceiverT]:
+    *,
+    sender: object = None,
+    weak: bool = True,
+    dispatch_uid: Hashable | None = None,
+    thread: bool | None = None,
+    timeout: float | None = None,
+    once: bool = False,
+) -> Callable[[ReceiverT], ReceiverT]: ...
+def receiver(
+    signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
+    *,
+    sender: object = None,
+    weak: bool = True,
+    dispatch_uid: Hashable | None = None,
+    thread: bool | None = None,
+    timeout: float | None = None,
+    once: bool = False,
+) -> Callable[[ReceiverT], ReceiverT] | ReceiverDecorator[Any, Any]:
     """Decorator connecting the function to ``signal`` (or to each signal of a
-    list or tuple) with ``connect_kwargs``; it returns the function unchanged.
+    list or tuple) with these options, as :meth:`AsyncSignal.connect
+    <asyncsignal.AsyncSignal.connect>` takes them; it returns the function
+    unchanged. On a signal made by :func:`~asyncsignal.define`, type checkers
+    check the function against the signal's prototype, as ``connect`` does.
 
-    ``@receiver(post_save, sender=Model, dispatch_uid="...")``
+    ``@receiver(post_save, sender=Model, dispatch_uid="...")``,
+    ``@receiver(order_placed, thread=True, timeout=2)``
+
+    The policy options (``thread``, ``timeout``, ``once``) are passed on only
+    when given, so a subclass whose ``connect`` does not take them (Django's
+    ``ModelSignal``) keeps working without them.
+
+    :raises TypeError: ``signal`` is not a signal or a list or tuple of
+        signals; what ``connect`` raises, when the function is decorated.
     """
     signals = signal if isinstance(signal, (list, tuple)) else (signal,)
     for each in signals:
@@ -98,10 +142,21 @@ def receiver(
                 "receiver() takes a signal or a list or tuple of signals, got "
                 f"{type(each).__name__} {each!r}"
             )
+    options: dict[str, Any] = {
+        "sender": sender,
+        "weak": weak,
+        "dispatch_uid": dispatch_uid,
+    }
+    if thread is not None:
+        options["thread"] = thread
+    if timeout is not None:
+        options["timeout"] = timeout
+    if once:
+        options["once"] = once
 
     def decorator(func: ReceiverT) -> ReceiverT:
         for each in signals:
-            each.connect(func, **connect_kwargs)
+            each.connect(func, **options)
         return func
 
     return decorator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _dispatch
 from ._backends import check_can_block, run_from_sync, run_in_worker_thread
@@ -106,6 +106,7 @@ class AsyncSignal:
         name = f" {self.name!r}" if self.name is not None else ""
         return f"<{type(self).__name__}{name} with {len(self._registry)} receivers>"
 
+    @overload
     def connect(
         self,
         receiver: ReceiverT,
@@ -116,9 +117,34 @@ class AsyncSignal:
         thread: bool | None = None,
         timeout: float | None = None,
         once: bool = False,
-    ) -> ReceiverT:
+    ) -> ReceiverT: ...
+    @overload
+    def connect(
+        self,
+        receiver: None = None,
+        sender: object = None,
+        weak: bool = True,
+        dispatch_uid: Hashable | None = None,
+        *,
+        thread: bool | None = None,
+        timeout: float | None = None,
+        once: bool = False,
+    ) -> Callable[[ReceiverT], ReceiverT]: ...
+    def connect(
+        self,
+        receiver: ReceiverT | None = None,
+        sender: object = None,
+        weak: bool = True,
+        dispatch_uid: Hashable | None = None,
+        *,
+        thread: bool | None = None,
+        timeout: float | None = None,
+        once: bool = False,
+    ) -> ReceiverT | Callable[[ReceiverT], ReceiverT]:
         """Connect ``receiver`` to this signal and return it (so ``@sig.connect``
-        works as a decorator).
+        works as a decorator). Without ``receiver`` (``@sig.connect(thread=True,
+        timeout=2)``), return a decorator that connects the function it is
+        given with these options and returns it unchanged.
 
         :param receiver: a sync or async callable accepting ``**kwargs``;
             whether it is async is decided here, once.
@@ -159,6 +185,20 @@ class AsyncSignal:
         :warns WeakReceiverWarning: ``weak=True`` for a ``lambda`` or a
             ``functools.partial``, which would be collected at once.
         """
+        if receiver is None:
+
+            def decorator(func: ReceiverT) -> ReceiverT:
+                return self.connect(
+                    func,
+                    sender,
+                    weak,
+                    dispatch_uid,
+                    thread=thread,
+                    timeout=timeout,
+                    once=once,
+                )
+
+            return decorator
         is_async = check_receiver(receiver)
         policy = resolve_policy(
             receiver, is_async, thread, timeout, once, self.thread, self.timeout

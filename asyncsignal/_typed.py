@@ -19,7 +19,7 @@ else:
     except ImportError:  # pragma: no cover
         from typing_extensions import ParamSpec
 
-__all__ = ("TypedSignal", "define")
+__all__ = ("ReceiverDecorator", "TypedSignal", "define")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,6 +30,21 @@ class _TakesAnyKeywords(Protocol[R_co]):
     """A receiver declaring only ``**kwargs``: it accepts any payload."""
 
     def __call__(self, **kwargs: object) -> R_co: ...
+
+
+class ReceiverDecorator(Protocol[P, R]):
+    """What ``@sig.connect(...)`` and ``@receiver(sig, ...)`` return for a
+    typed signal: a decorator that type checkers hold to the signal's
+    prototype, as they hold ``sig.connect(receiver)``."""
+
+    @overload
+    def __call__(
+        self, receiver: _TakesAnyKeywords[R | Awaitable[R]], /
+    ) -> _TakesAnyKeywords[R | Awaitable[R]]: ...
+    @overload
+    def __call__(
+        self, receiver: Callable[P, R | Awaitable[R]], /
+    ) -> Callable[P, R | Awaitable[R]]: ...
 
 
 class TypedSignal(AsyncSignal, Generic[P, R]):
@@ -116,7 +131,19 @@ class TypedSignal(AsyncSignal, Generic[P, R]):
             timeout: float | None = None,
             once: bool = False,
         ) -> Callable[P, R | Awaitable[R]]: ...
-        def connect(self, receiver: Any, *args: Any, **kwargs: Any) -> Any: ...
+        @overload
+        def connect(
+            self,
+            receiver: None = None,
+            sender: object = None,
+            weak: bool = True,
+            dispatch_uid: Hashable | None = None,
+            *,
+            thread: bool | None = None,
+            timeout: float | None = None,
+            once: bool = False,
+        ) -> ReceiverDecorator[P, R]: ...
+        def connect(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def define(prototype: Callable[P, R]) -> TypedSignal[P, R]:

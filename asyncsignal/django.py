@@ -35,7 +35,7 @@ import logging
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 try:
     import django  # noqa: F401  (the dependency this module is for)
@@ -120,6 +120,7 @@ class Signal(AsyncSignal):
 
     # -- connecting -------------------------------------------------------------
 
+    @overload
     def connect(
         self,
         receiver: ReceiverT,
@@ -130,10 +131,43 @@ class Signal(AsyncSignal):
         thread: bool | None = None,
         timeout: float | None = None,
         once: bool = False,
-    ) -> ReceiverT:
-        """As :meth:`asyncsignal.AsyncSignal.connect`, but as in Django the receiver is
-        checked (callable, accepts ``**kwargs``) only when ``settings.DEBUG``
-        is on."""
+    ) -> ReceiverT: ...
+    @overload
+    def connect(
+        self,
+        receiver: None = None,
+        sender: object = None,
+        weak: bool = True,
+        dispatch_uid: Hashable | None = None,
+        *,
+        thread: bool | None = None,
+        timeout: float | None = None,
+        once: bool = False,
+    ) -> Callable[[ReceiverT], ReceiverT]: ...
+    def connect(
+        self,
+        receiver: ReceiverT | None = None,
+        sender: object = None,
+        weak: bool = True,
+        dispatch_uid: Hashable | None = None,
+        *,
+        thread: bool | None = None,
+        timeout: float | None = None,
+        once: bool = False,
+    ) -> ReceiverT | Callable[[ReceiverT], ReceiverT]:
+        """As :meth:`asyncsignal.AsyncSignal.connect` (without ``receiver``, a
+        decorator), but as in Django the receiver is checked (callable,
+        accepts ``**kwargs``) only when ``settings.DEBUG`` is on."""
+        if receiver is None:
+            return super().connect(
+                None,
+                sender,
+                weak,
+                dispatch_uid,
+                thread=thread,
+                timeout=timeout,
+                once=once,
+            )
         if _pending_policies:
             with _PENDING_LOCK:
                 pending = _pending_policies.pop((id(self), id(receiver)), None)

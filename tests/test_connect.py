@@ -7,12 +7,14 @@ test_weak_references.py, sender matching by test_senders.py.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import pytest
 from receivers import Sender, Target, called, make_sync, sync_function
 
-from asyncsignal import AsyncSignal, receiver
+from asyncsignal import AsyncSignal, ReceiverTimeout, receiver
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -145,7 +147,9 @@ def test_receiver_decorator_connects_and_returns_the_function_unchanged() -> Non
 
 @pytest.mark.parametrize("container", [list, tuple], ids=["list", "tuple"])
 def test_receiver_decorator_connects_to_each_signal_of_a_list_or_tuple(
-    container: Callable[[list[AsyncSignal]], Any],
+    container: Callable[
+        [list[AsyncSignal]], list[AsyncSignal] | tuple[AsyncSignal, ...]
+    ],
 ) -> None:
     one, two = AsyncSignal(), AsyncSignal()
 
@@ -183,3 +187,81 @@ def test_receiver_decorator_propagates_connect_errors() -> None:
             """Rejected: no **kwargs."""
 
     assert len(signal.receivers) == 0
+
+
+def test_connect_without_a_receiver_returns_a_decorator_with_the_options() -> None:
+    signal = AsyncSignal()
+    sender = Sender()
+
+    @signal.connect(sender=sender, weak=False, dispatch_uid="uid", once=True)
+    def handler(**kwargs: Any) -> str:
+        return "h"
+
+    assert signal.send(None) == []
+    assert signal.send(sender) == [(handler, "h")]
+    assert signal.send(sender) == []  # once=True: the registration is gone
+
+
+@pytest.mark.anyio
+async def test_decorator_forms_apply_thread_and_timeout() -> None:
+    signal = AsyncSignal()
+    callers: list[int] = []
+
+    @signal.connect(thread=True)
+    def in_a_thread(**kwargs: Any) -> str:
+        callers.append(threading.get_ident())
+        return "thread"
+
+    @receiver(signal, timeout=0.01)
+    async def hangs(**kwargs: Any) -> None:
+        await anyio.sleep_forever()
+
+    responses = dict(await signal.asend_robust(None))
+    assert responses[in_a_thread] == "thread"
+    assert callers != [threading.get_ident()]
+    assert isinstance(responses[hangs], ReceiverTimeout)
+
+
+def test_decorator_forms_reject_bad_options_when_decorating() -> None:
+    signal = AsyncSignal()
+    with pytest.raises(TypeError, match="thread"):
+
+        @signal.connect(thread="yes")  # type: ignore[call-overload]
+        def handler(**kwargs: Any) -> None:
+            """Rejected: thread is not a bool."""
+
+    with pytest.raises(ValueError, match="timeout"):
+
+        @receiver(signal, timeout=-1)
+        def inline(**kwargs: Any) -> None:
+            """Rejected: a timeout must be positive."""
+
+    assert len(signal.receivers) == 0
+
+
+def test_receiver_passes_policies_only_when_given() -> None:
+    """A subclass whose connect takes no policies (Django's ModelSignal) still
+    works with @receiver, and gets them when they are given."""
+
+    class WithoutPolicies(AsyncSignal):
+        def connect(  # type: ignore[override]
+            self,
+            receiver: Any,
+            sender: object = None,
+            weak: bool = True,
+            dispatch_uid: Any = None,
+        ) -> Any:
+            return super().connect(receiver, sender, weak, dispatch_uid)
+
+    signal = WithoutPolicies()
+
+    @receiver(signal)
+    def handler(**kwargs: Any) -> str:
+        return "h"
+
+    assert signal.send(None) == [(handler, "h")]
+    with pytest.raises(TypeError, match="once"):
+
+        @receiver(signal, once=True)
+        def other(**kwargs: Any) -> None:
+            """Rejected by the subclass's connect."""

@@ -217,7 +217,7 @@ def test_kwargs_are_checked_only_under_debug(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ValueError, match=r"^Signal receivers must accept keyword"):
         signal.connect(no_kwargs, dispatch_uid="again")
     with pytest.raises(TypeError, match=r"^Signal receivers must be callable\."):
-        signal.connect(42)  # type: ignore[type-var]
+        signal.connect(42)  # type: ignore[call-overload]
 
 
 def test_use_caching_positionally_as_in_django() -> None:

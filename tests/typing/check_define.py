@@ -106,3 +106,55 @@ def helpers() -> None:
         assert_type(got(), int)  # the receiver keeps its type
     capture(anything)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     connected_to(order_placed, 1)  # type: ignore[type-var]  # pyright: ignore[reportArgumentType]
+
+
+# -- the decorator forms check the receiver as the call form does -------------------
+
+
+@asyncsignal.receiver(order_placed)
+def decorated(sender: type[Shop], *, order_id: int, **kwargs: Any) -> int:
+    return order_id
+
+
+@asyncsignal.receiver(order_placed, sender=Shop, thread=True, timeout=2, once=True)
+def decorated_with_options(**kwargs: Any) -> int:
+    return 1
+
+
+@order_placed.connect(thread=True, timeout=2)
+def connected_with_options(sender: type[Shop], **kwargs: Any) -> int:
+    return 1
+
+
+@order_placed.connect()
+async def connected_async(sender: type[Shop], **kwargs: Any) -> int:
+    return 1
+
+
+@asyncsignal.receiver(order_placed)  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue,reportArgumentType,reportUntypedFunctionDecorator]
+def decorated_contradicts(sender: type[Shop], *, order_id: str, **kwargs: Any) -> int:
+    return 1
+
+
+@order_placed.connect(timeout=2)  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue,reportArgumentType,reportUntypedFunctionDecorator]
+def connected_wrong_return(sender: type[Shop], **kwargs: Any) -> str:
+    return ""
+
+
+order_placed.connect(thread="yes")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+asyncsignal.receiver(order_placed, timeout="2")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue,reportArgumentType]
+
+untyped = asyncsignal.AsyncSignal()
+
+
+@untyped.connect(sender=Shop, once=True)
+def on_untyped(**kwargs: Any) -> str:
+    return ""
+
+
+@asyncsignal.receiver([untyped, order_placed], weak=False)
+def on_both(**kwargs: Any) -> int:
+    return 1
+
+
+assert_type(on_untyped(), str)  # the function keeps its type
