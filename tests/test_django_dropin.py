@@ -622,3 +622,14 @@ async def test_an_async_receivers_interrupt_leaves_asend_as_itself() -> None:
     signal.connect(interrupts, weak=False)
     with pytest.raises(SystemExit, match="stop"):
         await signal.asend(None)
+
+
+def test_connect_without_a_receiver_is_a_decorator_with_the_options() -> None:
+    signal = Signal()
+
+    @signal.connect(weak=False, once=True)
+    def handler(**kwargs: Any) -> str:
+        return "h"
+
+    assert signal.send(None) == [(handler, "h")]
+    assert signal.send(None) == []  # once=True
