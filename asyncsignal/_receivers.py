@@ -4,6 +4,7 @@ warning for receivers connected weakly that nothing else keeps alive."""
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import sys
@@ -20,10 +21,27 @@ if TYPE_CHECKING:
     from ._signal import AsyncSignal
     from ._typed import ReceiverDecorator, TypedSignal
 
-__all__ = ("Receivers", "dies_at_once", "receiver", "warn_weak")
+__all__ = (
+    "NO_RECEIVER",
+    "NoReceiver",
+    "Receivers",
+    "dies_at_once",
+    "receiver",
+    "warn_weak",
+)
 
 ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
 P = ParamSpec("P")
+
+
+class NoReceiver(enum.Enum):
+    """``connect()``'s default: called without a receiver it returns a
+    decorator, while ``connect(None)`` is rejected as any non-callable is."""
+
+    NO_RECEIVER = "no receiver"
+
+
+NO_RECEIVER = NoReceiver.NO_RECEIVER
 R = TypeVar("R")
 
 

@@ -11,7 +11,7 @@ from ._backends import check_can_block, run_from_sync, run_in_worker_thread
 from ._callables import check_receiver
 from ._dispatch import ASEND, ASEND_ROBUST, SEND, SEND_ROBUST
 from ._policies import check_timeout, resolve_policy
-from ._receivers import Receivers, dies_at_once, warn_weak
+from ._receivers import NO_RECEIVER, NoReceiver, Receivers, dies_at_once, warn_weak
 from ._registry import Registry
 from ._subscriptions import (
     Event,
@@ -121,18 +121,17 @@ class AsyncSignal:
     @overload
     def connect(
         self,
-        receiver: None = None,
+        *,
         sender: object = None,
         weak: bool = True,
         dispatch_uid: Hashable | None = None,
-        *,
         thread: bool | None = None,
         timeout: float | None = None,
         once: bool = False,
     ) -> Callable[[ReceiverT], ReceiverT]: ...
     def connect(
         self,
-        receiver: ReceiverT | None = None,
+        receiver: ReceiverT | NoReceiver = NO_RECEIVER,
         sender: object = None,
         weak: bool = True,
         dispatch_uid: Hashable | None = None,
@@ -185,7 +184,7 @@ class AsyncSignal:
         :warns WeakReceiverWarning: ``weak=True`` for a ``lambda`` or a
             ``functools.partial``, which would be collected at once.
         """
-        if receiver is None:
+        if receiver is NO_RECEIVER:
 
             def decorator(func: ReceiverT) -> ReceiverT:
                 return self.connect(

@@ -134,11 +134,10 @@ class TypedSignal(AsyncSignal, Generic[P, R]):
         @overload
         def connect(
             self,
-            receiver: None = None,
+            *,
             sender: object = None,
             weak: bool = True,
             dispatch_uid: Hashable | None = None,
-            *,
             thread: bool | None = None,
             timeout: float | None = None,
             once: bool = False,

@@ -51,7 +51,7 @@ from ._backends import asyncio_running, check_can_block, open_runner
 from ._callables import check_receiver, describe, is_async_callable
 from ._context import copy_back
 from ._policies import POLICY, Policy, resolve_policy
-from ._receivers import dies_at_once, receiver, warn_weak
+from ._receivers import NO_RECEIVER, NoReceiver, dies_at_once, receiver, warn_weak
 from ._signal import AsyncSignal
 
 if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
@@ -135,18 +135,17 @@ class Signal(AsyncSignal):
     @overload
     def connect(
         self,
-        receiver: None = None,
+        *,
         sender: object = None,
         weak: bool = True,
         dispatch_uid: Hashable | None = None,
-        *,
         thread: bool | None = None,
         timeout: float | None = None,
         once: bool = False,
     ) -> Callable[[ReceiverT], ReceiverT]: ...
     def connect(
         self,
-        receiver: ReceiverT | None = None,
+        receiver: ReceiverT | NoReceiver = NO_RECEIVER,
         sender: object = None,
         weak: bool = True,
         dispatch_uid: Hashable | None = None,
@@ -158,12 +157,11 @@ class Signal(AsyncSignal):
         """As :meth:`asyncsignal.AsyncSignal.connect` (without ``receiver``, a
         decorator), but as in Django the receiver is checked (callable,
         accepts ``**kwargs``) only when ``settings.DEBUG`` is on."""
-        if receiver is None:
+        if receiver is NO_RECEIVER:
             return super().connect(
-                None,
-                sender,
-                weak,
-                dispatch_uid,
+                sender=sender,
+                weak=weak,
+                dispatch_uid=dispatch_uid,
                 thread=thread,
                 timeout=timeout,
                 once=once,

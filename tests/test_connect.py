@@ -226,7 +226,7 @@ def test_decorator_forms_reject_bad_options_when_decorating() -> None:
     signal = AsyncSignal()
     with pytest.raises(TypeError, match="thread"):
 
-        @signal.connect(thread="yes")  # type: ignore[call-overload]
+        @signal.connect(thread="yes")  # type: ignore[call-overload,untyped-decorator]
         def handler(**kwargs: Any) -> None:
             """Rejected: thread is not a bool."""
 
