@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 API = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
-MODULES = ("asyncsignal", "asyncsignal.bridge", "asyncsignal.django", "asyncsignal.testing")
+MODULES = (
+    "asyncsignal",
+    "asyncsignal.bridge",
+    "asyncsignal.django",
+    "asyncsignal.testing",
+)
 #: A top-level (unindented) entry: ``.. autoclass:: Name``, ``.. function::
 #: module.name(...)``, or the module the entries below belong to.
 ENTRY = re.compile(
@@ -63,4 +68,4 @@ def test_every_entry_of_the_reference_exists(module_name: str) -> None:
     unknown = sorted(
         name for name in documented_names()[module_name] if not hasattr(module, name)
     )
-    assert not unknown, f"docs/api.rst documents {module_name} names it lacks: {unknown}"
+    assert not unknown, f"docs/api.rst documents names {module_name} lacks: {unknown}"
