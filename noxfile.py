@@ -332,7 +332,7 @@ def web(session: nox.Session) -> None:
     interpreter; not under coverage (the tests sessions gate the package).
     Serial: each app's servers start together, per process. A missing
     framework fails instead of skipping. Arguments after -- go to pytest."""
-    _sync(session, groups=("web",), extras=("django", "trio", "redis"))
+    _sync(session, groups=("web",), extras=("django", "trio", "redis", "nats"))
     session.run(
         "pytest",
         "tests/web",

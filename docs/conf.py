@@ -35,7 +35,10 @@ add_module_names = False
 nitpicky = True
 nitpick_ignore_regex = [
     ("py:(class|obj|exc)", r"(collections\.abc|typing|types|anyio)\..*"),
-    ("py:(class|obj)", r"(asyncsignal\._\w+\.)?(ReceiverT|P|R|Overflow)"),
+    (
+        "py:(class|obj)",
+        r"(asyncsignal\.(_\w+|django|testing)\.)?(ReceiverT|P|R|Overflow)",
+    ),
     # Private types in the public signatures of asyncsignal.django (Django's
     # sender_receivers_cache) and the standard library's lock type.
     ("py:class", r"asyncsignal\.django\._\w+|_thread\.\w+"),

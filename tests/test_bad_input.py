@@ -1,6 +1,7 @@
 """Misuse gets a clear error naming the argument, what was expected and what was
-given, and changes nothing. One test per row of README's error table, in its
-order; each covers every variant of its row."""
+given, and changes nothing. One test per row of the error table in
+docs/semantics.rst ("Errors for bad input"), in its order; each covers every
+variant of its row."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ distinct objects, dropped together); after each send the two are compared on
 what they returned or raised, and which receivers ran in which order.
 Receivers are sync (Django's ``send`` treats async ones differently by design)
 and accept ``**kwargs`` (asyncsignal always checks for it; Django only with
-``DEBUG``). README's "Differences from Django" are
-the only differences allowed: ``asend`` isolates errors (every receiver runs,
-then the first error in connection order is raised, or a group), where
-Django's stops at the first.
+``DEBUG``). The "Differences from ``django.dispatch``" of
+docs/guides/django.rst are the only differences allowed: ``asend`` isolates
+errors (every receiver runs, then the first error in connection order is
+raised, or a group), where Django's stops at the first.
 
 Django is used unconfigured: its signals read no setting unless settings are
 configured, and configuring them here would take the place of the project

@@ -21,6 +21,12 @@ silently turn a check off):
 ``.. test: pytest``
     The block is a test module: it runs under pytest instead, and its tests
     must all pass.
+``.. test: redis``, ``.. test: nats``
+    The block talks to a real broker, as written for one on its default
+    address (``redis://127.0.0.1:6379``, ``nats://127.0.0.1:4222``): the
+    bridge tests' server of the session (``tests/bridge_support``, on a free
+    loopback port) takes its place, the address in the block rewritten to
+    it. A block so marked must contain that address.
 
 A block that imports a module which is not installed (FastAPI, Django...) is
 skipped, except with ``CI=true``, where it fails: CI runs every block. Literal
@@ -45,11 +51,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from bridge_support.servers import ServerError
 
 import asyncsignal
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from bridge_support.servers import Server
+
+pytest_plugins = ["bridge_support.fixtures"]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)
@@ -69,6 +80,9 @@ IGNORED_WARNINGS = (
 )
 #: What an interpreter prints on stderr when something leaked or was lost.
 LEAK_REPORTS = ("Exception ignored", "Task was destroyed", "was never awaited")
+#: The address a block marked ``.. test: redis`` or ``nats`` is written for;
+#: the test's server takes its place.
+BROKER_ADDRESSES = {"redis": "redis://127.0.0.1:6379", "nats": "nats://127.0.0.1:4222"}
 
 DIRECTIVE = re.compile(r"^(?P<indent> *)\.\. code-block:: *(?P<language>\S*) *$")
 TEST_COMMENT = re.compile(r"^ *\.\. test: (?P<spec>.*)$")
@@ -89,6 +103,7 @@ class Block:
     after: list[str] = field(default_factory=list)
     min_python: tuple[int, int] | None = None
     pytest: bool = False
+    brokers: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -106,6 +121,8 @@ def _parse_spec(spec: str, where: str) -> dict[str, Any]:
             parsed["after"] = [name for name in token[6:].split(",") if name]
         elif token == "pytest":
             parsed["pytest"] = True
+        elif token in BROKER_ADDRESSES:
+            parsed.setdefault("brokers", []).append(token)
         elif match := PYTHON_SPEC.match(token):
             parsed["min_python"] = (int(match["major"]), int(match["minor"]))
         else:
@@ -156,6 +173,23 @@ def _script(block: Block) -> str:
         parts.append(f"# --- {first.id} ({name})\n{first.source}")
     parts.append(f"# --- {block.id}\n{block.source}")
     return "\n".join(parts)
+
+
+def _with_brokers(script: str, block: Block, request: pytest.FixtureRequest) -> str:
+    """``script`` talking to the session's brokers instead of the default
+    addresses it is written for."""
+    for kind in block.brokers:
+        address = BROKER_ADDRESSES[kind]
+        if address not in script:
+            pytest.fail(f"{block.id}: marked '{kind}' but never names {address}")
+        try:
+            server: Server = request.getfixturevalue(f"{kind}_server")
+        except ServerError as error:
+            if CI:
+                raise
+            pytest.skip(f"no {kind} server: {error}")
+        script = script.replace(address, server.url)
+    return script
 
 
 def _imported_modules(source: str) -> set[str]:
@@ -234,11 +268,14 @@ def test_block_names_are_unique() -> None:
 # oldest and newest Pythons run them (see noxfile.py's FULL_SUITE).
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_docs_example_runs(block: Block, tmp_path: Path) -> None:
+def test_docs_example_runs(
+    block: Block, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if block.min_python and sys.version_info < block.min_python:
         pytest.skip(f"needs Python {'.'.join(map(str, block.min_python))}+")
     script = _script(block)
     _require_modules(script)
+    script = _with_brokers(script, block, request)
     path = tmp_path / "example.py"
     path.write_text(script, encoding="utf-8")
     env = dict(os.environ)
