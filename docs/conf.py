@@ -37,7 +37,7 @@ nitpick_ignore_regex = [
     ("py:(class|obj|exc)", r"(collections\.abc|typing|types|anyio)\..*"),
     (
         "py:(class|obj)",
-        r"(asyncsignal\.(_\w+|django|testing)\.)?(ReceiverT|P|R|Overflow)",
+        r"(asyncsignal\.(_\w+|django|testing)\.)?(ReceiverT|P|R|Overflow|NoReceiver)",
     ),
     # Private types in the public signatures of asyncsignal.django (Django's
     # sender_receivers_cache) and the standard library's lock type.
