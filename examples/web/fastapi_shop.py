@@ -2,7 +2,7 @@
 
 From the repository's root::
 
-    uvicorn fastapi_shop:app --app-dir examples/web --timeout-graceful-shutdown 2
+    uvicorn fastapi_shop:app --app-dir examples/web
 
     curl -N localhost:8000/orders/stream      # in one terminal: every order, as SSE
     curl localhost:8000/orders -H 'content-type: application/json' \\
@@ -25,7 +25,7 @@ processes, each with its own signals and streams. With a broker's URL in
 or ``'asyncsignal[nats]'``)::
 
     SHOP_BROKER_URL=redis://127.0.0.1:6379/0 uvicorn fastapi_shop:app \\
-        --app-dir examples/web --workers 2 --timeout-graceful-shutdown 2
+        --app-dir examples/web --workers 2
 
 each worker's lifespan runs a :class:`~asyncsignal.bridge.Bridge` that shares
 ``order_announced``, so that an order placed in either worker reaches the
@@ -36,9 +36,10 @@ orders from its PID times a million, unique across the workers (a real app's
 database would number them), and names itself in ``GET /ping`` (with whether
 its bridge is connected to the broker) and in each stream's first comment.
 
-An SSE stream never ends on its own, so uvicorn would wait for its clients
-forever when it stops: ``--timeout-graceful-shutdown`` bounds that wait, then
-cancels the streams (each one leaves its subscription as it ends).
+An SSE stream never ends on its own, and uvicorn waits for open responses
+when it stops (forever, unless ``--timeout-graceful-shutdown`` is given): the
+lifespan hooks uvicorn's SIGINT/SIGTERM handlers so that the streams end first
+(``shop/streams.py``), after the orders already announced.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations at
@@ -56,6 +57,7 @@ from pydantic import BaseModel, Field
 from shop.http import PROBLEM_JSON, placed, problem, receiver_errors
 from shop.orders import Order, OrderBook, Settings, order_placed
 from shop.receivers import OrderReceivers, receivers_running
+from shop.streams import OpenStreams
 
 from asyncsignal import AsyncSignal
 from asyncsignal.bridge import Bridge
@@ -83,6 +85,8 @@ def bridge_from_env() -> Bridge | None:
 
 
 bridge = bridge_from_env()
+#: The SSE streams open in this worker, ended when the server stops.
+streams = OpenStreams()
 
 
 class State(TypedDict):
@@ -91,11 +95,12 @@ class State(TypedDict):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-    """The receivers are connected, and the bridge runs, while the app runs."""
+    """The receivers are connected, and the bridge runs, while the app runs;
+    the streams end when the server is asked to stop."""
     receivers = OrderReceivers(Settings.from_env())
     book = OrderBook() if bridge is None else OrderBook(os.getpid() * 1_000_000)
     async with bridge or contextlib.nullcontext():
-        with receivers.connected(order_placed):
+        with receivers.connected(order_placed), streams.ending_on_stop():
             yield {"book": book}
     log.info("shop stopped: %d receivers running", receivers_running())
 
@@ -140,7 +145,7 @@ async def order_stream() -> AsyncIterator[ServerSentEvent]:
 
     A client too slow to keep up loses the oldest of the 256 events waiting
     for it (``events.dropped`` counts them); senders never wait for it."""
-    async with order_announced.subscribe(max_buffer=256) as events:
+    async with streams.subscribe(order_announced, max_buffer=256) as events:
         if bridge is not None:
             yield ServerSentEvent(comment=f"worker {os.getpid()}")
         yield ServerSentEvent(comment="subscribed")

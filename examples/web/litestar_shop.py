@@ -2,12 +2,13 @@
 
 From the repository's root::
 
-    uvicorn litestar_shop:app --app-dir examples/web --timeout-graceful-shutdown 2
+    uvicorn litestar_shop:app --app-dir examples/web
 
 Same routes and receivers as ``fastapi_shop.py`` (``shop/receivers.py``). The
 order book and the receivers live for the app's lifespan (a lifespan context
 manager); handlers get the book by dependency injection; receivers' errors
-reach the client through an exception handler.
+reach the client through an exception handler. The SSE streams end when
+the server is asked to stop (``shop/streams.py``).
 """
 
 # No `from __future__ import annotations`: Litestar reads the annotations at
@@ -27,6 +28,7 @@ from msgspec import Meta
 from shop.http import PROBLEM_JSON, placed, problem, receiver_errors
 from shop.orders import Order, OrderBook, Settings, order_placed
 from shop.receivers import OrderReceivers, receivers_running
+from shop.streams import OpenStreams
 
 logging.basicConfig(
     level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s"
@@ -34,11 +36,17 @@ logging.basicConfig(
 log = logging.getLogger("shop")
 
 
+#: The SSE streams open in this process, ended when the server stops.
+streams = OpenStreams()
+
+
 @contextlib.asynccontextmanager
 async def order_receivers(app: Litestar) -> AsyncIterator[None]:
-    """The order book and the connected receivers, while the app runs."""
+    """The order book and the connected receivers, while the app runs; the
+    streams end when the server is asked to stop."""
     app.state.book = OrderBook()
-    with OrderReceivers(Settings.from_env()).connected(order_placed):
+    receivers = OrderReceivers(Settings.from_env())
+    with receivers.connected(order_placed), streams.ending_on_stop():
         yield
     log.info("shop stopped: %d receivers running", receivers_running())
 
@@ -79,7 +87,7 @@ async def place_order(data: NewOrder, book: OrderBook) -> dict[str, object]:
 
 
 async def _order_events() -> AsyncIterator[ServerSentEventMessage]:
-    async with order_placed.subscribe(max_buffer=256) as events:
+    async with streams.subscribe(order_placed, max_buffer=256) as events:
         yield ServerSentEventMessage(data=None, comment="subscribed")
         async for event in events:
             order: Order = event.kwargs["order"]

@@ -2,8 +2,7 @@
 
 From the repository's root::
 
-    hypercorn --worker-class trio --graceful-timeout 2 \\
-        examples/web/starlette_trio_shop:app
+    hypercorn --worker-class trio examples/web/starlette_trio_shop:app
 
 Same routes and receivers as ``fastapi_shop.py`` (``shop/receivers.py``):
 asyncsignal runs them on trio as on asyncio (the ``thread=True`` ledger client
@@ -11,8 +10,11 @@ in trio's worker threads, the stock call cancelled by its ``timeout=`` through
 a trio cancel scope). This one sends with ``asend_robust``: each receiver's
 error comes back as its response (and is logged) instead of being raised.
 
-hypercorn cancels the SSE streams that are still open ``--graceful-timeout``
-seconds after it was asked to stop.
+The lifespan hooks the SSE streams' end on the server's signal handlers
+(``shop/streams.py``), but hypercorn's worker processes leave the signals
+to their parent, which tells them through a pipe the app cannot see: there
+hypercorn cancels the streams ``--graceful-timeout`` seconds (3 by default)
+after it was asked to stop.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, TypedDict
 from shop.http import PROBLEM_JSON, SSE_SUBSCRIBED, placed, problem, sse_event
 from shop.orders import OrderBook, Settings, order_placed
 from shop.receivers import OrderReceivers, receivers_running
+from shop.streams import OpenStreams
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
@@ -39,15 +42,20 @@ logging.basicConfig(
 log = logging.getLogger("shop")
 
 
+#: The SSE streams open in this process, ended when the server stops.
+streams = OpenStreams()
+
+
 class State(TypedDict):
     book: OrderBook
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[State]:
-    """The receivers are connected while the app runs."""
+    """The receivers are connected while the app runs; the streams end when
+    the server is asked to stop."""
     receivers = OrderReceivers(Settings.from_env())
-    with receivers.connected(order_placed):
+    with receivers.connected(order_placed), streams.ending_on_stop():
         yield {"book": OrderBook()}
     log.info("shop stopped: %d receivers running", receivers_running())
 
@@ -88,7 +96,7 @@ async def place_order(request: Request) -> JSONResponse:
 
 
 async def _order_events() -> AsyncIterator[str]:
-    async with order_placed.subscribe(max_buffer=256) as events:
+    async with streams.subscribe(order_placed, max_buffer=256) as events:
         yield SSE_SUBSCRIBED
         async for event in events:
             yield sse_event(event.kwargs["order"])
