@@ -15,7 +15,7 @@ import anyio.lowlevel
 from .._backends import SystemTask, asyncio_running, wakeup
 from .._signal import AsyncSignal
 from ._buffers import Inbox, Outbox
-from ._codecs import Codec
+from ._codecs import Codec, class_codec
 from ._envelope import Wire
 from ._helper_thread import Runner
 from ._incoming import Dispatcher
@@ -188,11 +188,41 @@ class Bridge:
         ``"module:qualname"`` of the type). Types JSON already handles (``str``,
         ``int``, ``dict``… and their subclasses) never reach a codec.
 
+        ``Decimal``, ``datetime``, ``date``, ``time``, ``UUID`` and ``Enum``
+        members need no registration (built-in codecs); a codec registered
+        for one of these types replaces the built-in one. ``decode`` gets
+        untrusted data: whatever it raises rejects the event (logged,
+        counted in :attr:`rejected`) instead of delivering it.
+
         :raises ValueError: ``type`` or ``name`` has a codec already.
         """
         if name is None:
             name = f"{type.__module__}:{type.__qualname__}"
         self._wire.add_codec(Codec(name, type, encode, decode))
+
+    def register(self, cls: type[Any], *, name: str | None = None) -> None:
+        """Let instances of ``cls``, a dataclass or a pydantic model, cross as
+        senders and in payloads, in one line::
+
+            bridge.register(Order)
+
+        A pydantic model (any class with ``model_dump`` and
+        ``model_validate``) crosses as ``model_dump(mode="json")`` and is
+        rebuilt, and validated, with ``model_validate``. A dataclass crosses
+        as its ``__init__`` fields, each a value that can cross (JSON data,
+        a value of a built-in codec, an instance of another registered
+        type), and is rebuilt by calling ``cls(**fields)``. Every process
+        registers it, under the same ``name`` (by default
+        ``"module:qualname"``). An instance arrives as a new object: a
+        receiver connected for one instance as its sender does not get it,
+        receivers connected for any sender do.
+
+        :raises TypeError: ``cls`` is not a class, or neither a dataclass nor
+            a pydantic model (use :meth:`register_codec`).
+        :raises ValueError: ``cls`` or ``name`` has a codec already.
+        """
+        encode, decode = class_codec(cls)
+        self.register_codec(cls, encode, decode, name=name)
 
     # -- state ------------------------------------------------------------------
 

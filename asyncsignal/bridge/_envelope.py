@@ -16,9 +16,11 @@ An envelope is a JSON object, UTF-8, written in this key order::
   id; a receiving process counts the gaps it sees as missed events.
 - ``sender``: ``null``, a JSON scalar, ``{"$ref": "module:qualname"}`` for a
   class or function, or a codec value.
-- ``kwargs``: the payload, as JSON. A value of a type registered with a codec
-  is written ``{"$codec": name, "value": ...}``; a payload dict with exactly
-  those two keys is therefore read as a codec value.
+- ``kwargs``: the payload, as JSON. A value of a type with a codec (built in
+  for ``Decimal``, ``datetime``, ``date``, ``time``, ``UUID`` and ``Enum``
+  members, see ``_codecs.py``; or registered) is written ``{"$codec": name,
+  "value": ...}``; a payload dict with exactly those two keys is therefore
+  read as a codec value.
 - ``t`` and ``sig``, in signed envelopes only (``Bridge(secret=...)``): when
   it was sent (milliseconds since the Unix epoch), and the HMAC-SHA256 of
   every byte before ``,"sig":``, as 64 lowercase hex digits, in a fixed-size
@@ -228,12 +230,7 @@ class Wire:
                 ) from None
         ref = sender_ref(sender)
         if ref is None:
-            raise _CannotCross(
-                f"its sender {short_repr(sender)} ({kind.__name__}) cannot "
-                "cross: senders cross as None, a str, int, float or bool, a "
-                "module-level class or function, or a value of a type "
-                "registered with Bridge.register_codec()"
-            )
+            raise _CannotCross(_why_sender_cannot_cross(sender))
         return self._dumps({"$ref": ref})
 
     def _explain(self, kwargs: Mapping[str, Any], error: BaseException) -> str:
@@ -241,11 +238,15 @@ class Wire:
             try:
                 self._dumps(value)
             except (TypeError, ValueError, RecursionError) as each:
+                kind = type(value)
+                name = "cls" if kind in (dict, list, tuple) else kind.__qualname__
                 return (
                     f"its payload argument {key!r} is not JSON-serialisable "
                     f"({each}); pass JSON data (dict, list, str, int, float, "
-                    "bool, None) or register a codec for its type with "
-                    "Bridge.register_codec()"
+                    "bool, None), a Decimal, datetime, date, time, UUID or Enum "
+                    f"member, or register its type: bridge.register({name}) for "
+                    "a dataclass or a pydantic model, bridge.register_codec("
+                    f"{name}, encode, decode) for any other class"
                 )
         return f"it cannot be encoded: {error}"  # pragma: no cover - defensive
 
@@ -352,6 +353,25 @@ def nesting_over(data: bytes, limit: int) -> bool:
         elif token == b"]" or token == b"}":
             depth -= 1
     return False
+
+
+def _why_sender_cannot_cross(sender: object) -> str:
+    kind = type(sender)
+    what = f"its sender {short_repr(sender)} ({kind.__qualname__}) cannot cross: "
+    if callable(sender):
+        return what + (
+            "a class or function crosses only when it is defined at a module's "
+            "top level (or in a class there), as a reference to that name"
+        )
+    name = kind.__qualname__
+    return what + (
+        "senders cross as None, a str, int, float or bool, a Decimal, "
+        "datetime, date, time, UUID or Enum member, a module-level class or "
+        f"function (sender={name}, for instance), or an instance of a "
+        f"registered class: bridge.register({name}) for a dataclass or a "
+        f"pydantic model, bridge.register_codec({name}, encode, decode) for "
+        "any other class"
+    )
 
 
 class _CannotCross(Exception):

@@ -5,7 +5,10 @@ importing it; an unmatched one arrives as a :class:`RemoteSender`."""
 
 from __future__ import annotations
 
+import datetime
 import sys
+import uuid
+from decimal import Decimal
 from types import BuiltinFunctionType, FunctionType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -16,6 +19,13 @@ if TYPE_CHECKING:
     from .._signal import AsyncSignal
 
 __all__ = ("RemoteSender", "resolve_sender", "sender_ref")
+
+#: Decoded senders that are matched to a connected sender by equality, as
+#: JSON scalars are: the values of the built-in codecs (immutable, their
+#: ``__eq__`` never raises).
+_BY_VALUE = frozenset(
+    (Decimal, datetime.datetime, datetime.date, datetime.time, uuid.UUID)
+)
 
 
 class RemoteSender(NamedTuple):
@@ -52,6 +62,9 @@ def resolve_sender(signal: AsyncSignal, sender: object) -> object:
     a class or function reference, and a str, int or float, become the equal
     sender that ``signal`` has receivers connected for, if there is one.
 
+    A ``Decimal``, ``datetime``, ``date``, ``time`` or ``UUID`` (built-in
+    codecs) is matched by equality as well; an enum member is itself.
+
     :raises Reject: a JSON array or object that is no sender reference.
     """
     kind = type(sender)
@@ -66,9 +79,10 @@ def resolve_sender(signal: AsyncSignal, sender: object) -> object:
         return RemoteSender(ref)
     if kind is list:
         raise Reject("its sender is a JSON array")
-    if kind is str or kind is int or kind is float:
+    if kind is str or kind is int or kind is float or kind in _BY_VALUE:
         for candidate in connected_senders(signal):
             if type(candidate) is kind and candidate == sender:
                 return candidate
-    # None, True and False are singletons; anything else a codec decoded.
+    # None, True, False and enum members are singletons; anything else a codec
+    # decoded is a new object.
     return sender

@@ -3,7 +3,11 @@ payloads, codecs (``_codecs.py``), and typed signals' checks of what arrives."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
 import logging
+import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +49,79 @@ class Money:
 
 class Euros(Money):
     pass
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    sku: str
+    price: Decimal
+
+
+@dataclasses.dataclass
+class Order:
+    id: uuid.UUID
+    lines: list[Line]
+    placed_at: datetime.datetime
+    color: Color = Color.RED
+    total: Decimal = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.total = sum((line.price for line in self.lines), Decimal(0))
+
+
+@dataclasses.dataclass
+class Box:
+    n: int
+
+
+class Model:
+    """A class with pydantic's protocol (pydantic is not a test dependency of
+    the core; tests/web runs the web guide's real pydantic model)."""
+
+    def __init__(self, amount: Decimal) -> None:
+        self.amount = amount
+
+    def model_dump(self, *, mode: str) -> dict[str, str]:
+        assert mode == "json"
+        return {"amount": str(self.amount)}
+
+    @classmethod
+    def model_validate(cls, data: object) -> Model:
+        if not isinstance(data, dict) or set(data) != {"amount"}:
+            raise ValueError(f"1 validation error for Model: {data!r}")
+        return cls(Decimal(data["amount"]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and other.amount == self.amount
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+BUILT_IN_VALUES: list[Any] = [
+    Decimal("2.50"),
+    Decimal("-0.000"),
+    Decimal("1E+400"),
+    datetime.datetime(2026, 12, 7, 1, 2, 3, 456789),
+    datetime.datetime(2026, 12, 7, 1, 2, 3, tzinfo=datetime.timezone.utc),
+    datetime.datetime(
+        2026, 6, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=5.5))
+    ),
+    datetime.date(2024, 2, 29),
+    datetime.time(23, 59, 59, 999999),
+    datetime.time(8, 0, tzinfo=datetime.timezone(-datetime.timedelta(hours=3))),
+    uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    Color.GREEN,
+]
 
 
 # -- what crosses ------------------------------------------------------------------
@@ -142,6 +219,15 @@ def _nested() -> Callable[..., None]:
     return inner
 
 
+def _local_enum() -> type[enum.Enum]:
+    class Color(enum.Enum):
+        RED = 1
+
+    return Color
+
+
+_LocalColor: Any = _local_enum()
+
 _circular: list[object] = []
 _circular.append(_circular)
 
@@ -163,8 +249,33 @@ REFUSED: list[Any] = [
     ),
     pytest.param(
         {"sender": Shop()},
-        "(Shop) cannot cross: senders cross as None, a str, int, float or bool",
+        "(Shop) cannot cross: senders cross as None, a str, int, float or bool, "
+        "a Decimal, datetime, date, time, UUID or Enum member, a module-level "
+        "class or function (sender=Shop, for instance), or an instance of a "
+        "registered class: bridge.register(Shop) for a dataclass or a pydantic "
+        "model, bridge.register_codec(Shop, encode, decode) for any other class",
         id="instance sender",
+    ),
+    pytest.param(
+        {"sender": _LocalColor},
+        ") cannot cross: a class or function crosses only when it is "
+        "defined at a module's top level",
+        id="local class sender",
+    ),
+    pytest.param(
+        {"sender": None, "color": _LocalColor.RED},
+        "payload argument 'color' is not JSON-serialisable (test_crossing:"
+        "_local_enum.<locals>.Color is not reachable under its name",
+        id="local enum payload",
+    ),
+    pytest.param(
+        {"sender": None, "box": Box(1)},
+        "payload argument 'box' is not JSON-serialisable (Box Box(n=1)); pass "
+        "JSON data (dict, list, str, int, float, "
+        "bool, None), a Decimal, datetime, date, time, UUID or Enum member, or "
+        "register its type: bridge.register(Box) for a dataclass or a pydantic "
+        "model, bridge.register_codec(Box, encode, decode) for any other class",
+        id="unregistered dataclass payload",
     ),
     pytest.param(
         {"sender": float("nan")},
@@ -234,6 +345,134 @@ async def test_a_payload_argument_named_signal_is_refused_even_without_receivers
     async with bridge:
         with pytest.raises(TypeError, match="payload argument named 'signal'"):
             await signal.asend(None, signal=1)
+
+
+# -- built-in codecs and registered classes -------------------------------------------
+
+
+@pytest.mark.parametrize("value", BUILT_IN_VALUES, ids=repr)
+async def test_built_in_values_cross_exactly_without_registration(value: Any) -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    for_value: list[object] = []
+    b.order_placed.connect(
+        lambda sender, **kwargs: for_value.append(sender), sender=value, weak=False
+    )
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(value, value=value, values=[value, {"v": value}])
+        await b.wait_orders(1)
+    [(sender, kwargs)] = b.orders
+    for received in (sender, kwargs["value"], *kwargs["values"][:1]):
+        assert received == value
+        assert type(received) is type(value)
+        assert str(received) == str(value)  # Decimal's exponent, time zones
+        assert getattr(received, "tzinfo", None) == getattr(value, "tzinfo", None)
+    assert kwargs["values"][1] == {"v": value}
+    # The equal sender that receivers are connected for (an enum member is itself).
+    assert for_value == [value]
+    assert for_value[0] is value
+
+
+async def test_int_and_str_enum_members_cross_as_json_numbers_and_strings() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(Level.HIGH, level=Level.HIGH)
+        await b.wait_orders(1)
+    [(sender, kwargs)] = b.orders
+    assert sender is Level.HIGH  # a sender of a built-in codec
+    assert kwargs == {"level": 2}
+    assert type(kwargs["level"]) is int  # JSON wrote it as the int it is
+
+
+async def test_a_zoned_datetime_arrives_with_its_utc_offset() -> None:
+    zoneinfo = pytest.importorskip("zoneinfo")
+    try:
+        paris = zoneinfo.ZoneInfo("Europe/Paris")
+    except zoneinfo.ZoneInfoNotFoundError:
+        pytest.skip("no time zone database here")
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    sent = datetime.datetime(2026, 7, 1, 12, 0, tzinfo=paris)
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(None, at=sent)
+        await b.wait_orders(1)
+    [(_, kwargs)] = b.orders
+    assert kwargs["at"] == sent
+    assert kwargs["at"].utcoffset() == sent.utcoffset() == datetime.timedelta(hours=2)
+    assert kwargs["at"].replace(tzinfo=None) == sent.replace(tzinfo=None)
+
+
+async def test_registered_dataclasses_and_models_cross_in_one_line() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    for peer in (a, b):
+        peer.bridge.register(Order)
+        peer.bridge.register(Line)
+        peer.bridge.register(Model, name="model")
+    order = Order(
+        uuid.uuid4(),
+        [Line("tea", Decimal("4.10")), Line("mug", Decimal("9.00"))],
+        datetime.datetime(2026, 12, 7, 10, 0, tzinfo=datetime.timezone.utc),
+        Color.GREEN,
+    )
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(order, order=order, model=Model(Decimal("1.5")))
+        await b.wait_orders(1)
+    [(sender, kwargs)] = b.orders
+    assert sender == order
+    assert sender is not order  # a new instance, rebuilt by Order(**fields)
+    assert kwargs == {"order": order, "model": Model(Decimal("1.5"))}
+    assert kwargs["order"].total == Decimal("13.10")  # __post_init__ ran
+    assert type(kwargs["order"].lines[0]) is Line
+
+
+def test_register_takes_only_dataclasses_and_pydantic_models() -> None:
+    bridge = Bridge(memory_url())
+    with pytest.raises(TypeError, match="register_codec\\(Money, encode, decode\\)"):
+        bridge.register(Money)
+    with pytest.raises(TypeError, match="register\\(\\) takes a class, got Box"):
+        bridge.register(Box(1))  # type: ignore[arg-type]
+    bridge.register(Box)
+    with pytest.raises(ValueError, match="registered already"):
+        bridge.register(Box)
+    with pytest.raises(
+        ValueError, match="'decimal' is registered already \\(a built-in"
+    ):
+        bridge.register(Line, name="decimal")
+
+
+async def test_a_registered_codec_replaces_the_built_in_one_for_its_type() -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    for peer in (a, b):
+        peer.bridge.register_codec(
+            datetime.date, lambda d: d.toordinal(), datetime.date.fromordinal
+        )
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(None, day=datetime.date(2026, 1, 1))
+        await b.wait_orders(1)
+    assert b.orders == [(None, {"day": datetime.date(2026, 1, 1)})]
+
+
+async def test_a_dataclass_with_other_fields_is_rejected_by_the_receiving_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+    a.bridge.register_codec(Box, lambda box: {"n": box.n, "extra": 1}, Box)
+    b.bridge.register(Box)
+    caplog.set_level(logging.DEBUG, "asyncsignal.bridge")
+    async with a.bridge, b.bridge:
+        await a.order_placed.asend(None, box=Box(1))
+        await a.order_placed.asend(None, origin="a", n=0)
+        await b.wait_orders(1)
+    assert b.numbers("a") == [0]
+    assert b.bridge.rejected == 1
+    assert any(
+        "expected an object of Box's fields (n)" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 # -- codecs ------------------------------------------------------------------------

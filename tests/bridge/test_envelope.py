@@ -5,9 +5,14 @@ message is untrusted, so decoding either returns an event or raises
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 import re
+import sys
 import time
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -237,6 +242,101 @@ def test_a_bad_secret_is_refused_without_showing_it(
     assert "hunter2" not in str(refused.value)
 
 
+# -- built-in codecs: what arrives is checked, nothing is imported ---------------------
+
+
+class Tone(enum.Enum):
+    LOW = 1
+
+
+def codec(name: str, value: Any) -> dict[str, Any]:
+    return {"$codec": name, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (codec("decimal", "1.2.3"), "codec 'decimal' could not decode '1.2.3'"),
+        (codec("decimal", 12), "codec 'decimal' could not decode 12: TypeError("),
+        (codec("datetime", "2026-13-01T00:00"), "could not decode '2026-13-01"),
+        (codec("datetime", ["2026"]), "codec 'datetime' could not decode ['2026']"),
+        (codec("date", "yesterday"), "codec 'date' could not decode 'yesterday'"),
+        (codec("time", "25:00"), "codec 'time' could not decode '25:00'"),
+        (codec("uuid", "not-a-uuid"), "codec 'uuid' could not decode 'not-a-uuid'"),
+        (codec("uuid", None), "codec 'uuid' could not decode None"),
+        (
+            codec("enum", {"enum": "not_imported_anywhere:Color", "name": "RED"}),
+            "no enum not_imported_anywhere:Color is imported in this process",
+        ),
+        (
+            codec("enum", {"enum": "os:system", "name": "RED"}),
+            "no enum os:system is imported in this process",
+        ),
+        (
+            codec("enum", {"enum": f"{__name__}:Tone", "name": "HIGH"}),
+            f"{__name__}:Tone has no member 'HIGH'",
+        ),
+        (
+            codec("enum", {"enum": f"{__name__}:Tone.LOW.value", "name": "LOW"}),
+            "no enum",
+        ),
+        (
+            codec("enum", {"enum": f"{__name__}:Tone", "name": "LOW", "x": 1}),
+            'expected {"enum": "module:qualname", "name": ...}',
+        ),
+        (codec("enum", "LOW"), 'expected {"enum": "module:qualname"'),
+        (
+            codec("enum", {"enum": f"{__name__}:Tone", "name": 1}),
+            "expected a string, got int",
+        ),
+    ],
+)
+def test_a_malformed_built_in_value_is_rejected_with_a_short_reason(
+    value: Any, reason: str
+) -> None:
+    for field in ("kwargs", "sender"):
+        data = raw(kwargs={"x": value}) if field == "kwargs" else raw(sender=value)
+        with pytest.raises(Reject) as rejected:
+            Wire(ORIGIN, MAX_BYTES).decode(data)
+        assert reason in str(rejected.value)
+        assert len(str(rejected.value)) < 400
+    assert "not_imported_anywhere" not in sys.modules
+
+
+def test_an_enum_is_looked_up_among_imported_modules_without_running_their_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked_up: list[str] = []
+
+    class LazyModule(type(sys)):  # type: ignore[misc]
+        def __getattr__(self, name: str) -> Any:  # PEP 562: could import
+            looked_up.append(name)
+            return Tone
+
+    monkeypatch.setitem(sys.modules, "lazy_enums", LazyModule("lazy_enums"))
+    data = raw(kwargs={"x": codec("enum", {"enum": "lazy_enums:Tone", "name": "LOW"})})
+    with pytest.raises(Reject, match="no enum lazy_enums:Tone is imported"):
+        Wire(ORIGIN, MAX_BYTES).decode(data)
+    assert looked_up == []
+
+
+def test_built_in_values_decode_to_what_was_sent() -> None:
+    wire = Wire(ORIGIN, MAX_BYTES)
+    sent = {
+        "total": Decimal("-12.50"),
+        "at": datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2026, 1, 2),
+        "opens": datetime.time(9, 30),
+        "id": uuid.UUID(int=7),
+        "tone": Tone.LOW,
+    }
+    event = Wire(OTHER, MAX_BYTES).decode(
+        wire.finish(wire.encode("s", Tone.LOW, sent), 1)
+    )
+    assert event.kwargs == sent
+    assert event.sender is Tone.LOW
+
+
 # -- fuzzing: decode returns an event or raises Reject, nothing else ------------------
 
 json_values = st.recursive(
@@ -248,6 +348,30 @@ json_values = st.recursive(
     max_leaves=40,
 )
 
+#: Codec values as they may arrive: the built-in codecs' names with values of
+#: their forms, well-formed or not, and names nobody registered.
+codec_values = st.fixed_dictionaries(
+    {
+        "$codec": st.sampled_from(
+            ["decimal", "datetime", "date", "time", "uuid", "enum", "n", "nope"]
+        ),
+        "value": json_values
+        | st.sampled_from(["1.5", "NaN", "-Infinity", "1e999999", "2026-02-30"])
+        | st.datetimes().map(datetime.datetime.isoformat)
+        | st.uuids().map(str)
+        | st.fixed_dictionaries(
+            {
+                "enum": st.sampled_from(
+                    [f"{__name__}:Tone", "os:system", "enum:Enum", "nowhere:X", ":"]
+                )
+                | st.text(max_size=20),
+                "name": st.sampled_from(["LOW", "HIGH", "__class__"])
+                | st.text(max_size=10),
+            }
+        ),
+    }
+)
+
 envelopes = st.fixed_dictionaries(
     {},
     optional={
@@ -256,8 +380,11 @@ envelopes = st.fixed_dictionaries(
         | st.text(max_size=40),
         "signal": st.sampled_from(["order_placed", ""]) | st.text(max_size=300),
         "sender": json_values
+        | codec_values
         | st.sampled_from([{"$ref": "os:system"}, {"$ref": 1}, [1]]),
-        "kwargs": st.dictionaries(st.text(max_size=10), json_values, max_size=6)
+        "kwargs": st.dictionaries(
+            st.text(max_size=10), json_values | codec_values, max_size=6
+        )
         | json_values,
         "seq": st.integers() | st.sampled_from([0, MAX_SEQ, MAX_SEQ + 1, 10**300]),
         "t": st.integers() | json_values,
@@ -314,10 +441,29 @@ def test_generated_envelopes(fields: dict[str, Any]) -> None:
     decodes_or_rejects(json.dumps(fields).encode())
 
 
+#: Values of the built-in codecs, as a send may carry them.
+built_in_values = (
+    st.decimals(places=None)
+    | st.datetimes(
+        timezones=st.sampled_from(
+            [
+                None,
+                datetime.timezone.utc,
+                datetime.timezone(datetime.timedelta(hours=-9, minutes=-30)),
+            ]
+        )
+    )
+    | st.dates()
+    | st.times()
+    | st.uuids()
+    | st.sampled_from(Tone)
+)
+
+
 @fuzz
 @given(
     st.booleans(),
-    st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    st.dictionaries(st.text(max_size=8), json_values | built_in_values, max_size=4),
     st.lists(st.tuples(st.integers(0, 400), st.binary(max_size=8)), max_size=4),
 )
 def test_mutated_valid_envelopes(
