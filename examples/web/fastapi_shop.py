@@ -78,8 +78,8 @@ def bridge_from_env() -> Bridge | None:
     if not url:
         return None
     bridge = Bridge(url)
-    # Orders cross as JSON: each worker rebuilds them from their fields.
-    bridge.register_codec(Order, Order.as_json, lambda fields: Order(**fields))
+    # Orders (a dataclass) cross as their fields; each worker rebuilds them.
+    bridge.register(Order)
     bridge.share(order_announced)
     return bridge
 
