@@ -7,7 +7,8 @@
     python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
     python3 dev.py demo             # examples/demo.py on asyncio and trio
     python3 dev.py docs [ARGS]      # docs site, warnings as errors: docs/_build/html
-    python3 dev.py package          # sdist + wheel, twine check, the wheel's demo
+    python3 dev.py package          # sdist + wheel, twine check, the wheel's demo;
+                                    # they land in .nox/packaging/tmp/dist/
     python3 dev.py bench [ARGS]     # benchmarks/run.py on 3.12 (--smoke, --only ...)
     python3 dev.py bench --python 3.11 [ARGS]
     python3 dev.py bench-web [ARGS]     # benchmarks/web/run.py (--smoke, --rounds N)
@@ -40,6 +41,8 @@ BOOTSTRAP = ROOT / ".nox" / "_bootstrap"
 #: What the bootstrap environment holds; a change here rebuilds it.
 REQUIREMENTS = ("nox==2026.10.20", "uv==0.13.9")
 BENCH_PYTHON = "3.12"
+#: Where the packaging session builds the sdist and the wheel (its tmp dir).
+DIST = ROOT / ".nox" / "packaging" / "tmp" / "dist"
 BIN = "Scripts" if sys.platform == "win32" else "bin"
 
 
@@ -88,6 +91,17 @@ def nox(*args: str) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def built(dist: Path) -> str:
+    """Where the packaging session left the sdist and the wheel."""
+    files = sorted(dist.glob("*.tar.gz")) + sorted(dist.glob("*.whl"))
+    if not files:
+        return f"no sdist or wheel in {dist}"
+    return "built: " + ", ".join(
+        str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        for path in files
+    )
+
+
 def main(argv: list[str]) -> int:
     # Older Pythons get this far (the file parses), and a clear message.
     if sys.version_info < (3, 10):  # noqa: UP036
@@ -109,6 +123,8 @@ def main(argv: list[str]) -> int:
         code = nox(
             "--error-on-missing-interpreters", "--sessions", session, "--", *args
         )
+        if command == "package" and code == 0:
+            say(built(DIST))
     elif command in ("bench", "bench-web", "bench-bridge"):
         version = BENCH_PYTHON
         if "--python" in args:

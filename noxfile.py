@@ -39,6 +39,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
 import sid_chroot
+from coverage_files import data_files_by_session
 
 # download_python: nox 2025.10.14.
 nox.needs_version = ">=2025.10.14"
@@ -354,10 +355,13 @@ def coverage(session: nox.Session) -> None:
     data = sorted(COVERAGE_DIR.glob(".coverage.tests-*"))
     if not data:
         session.error("no coverage data: run the tests sessions first")
-    session.log("combining " + ", ".join(path.name.split(".", 2)[2] for path in data))
+    session.log(f"combining {data_files_by_session(data)}")
     env = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage")}
     # `combine` deletes what it merged: a later run never mixes in stale data.
-    session.run("coverage", "combine", "--quiet", *map(str, data), env=env)
+    # Given the directory (every `.coverage.*` in it: only the tests sessions
+    # write there), not each file: pytest-xdist's workers and the subprocesses
+    # write one file each, and nox echoes the command line.
+    session.run("coverage", "combine", "--quiet", str(COVERAGE_DIR), env=env)
     session.log("tests/ (reported, not gated):")
     session.run("coverage", "report", "--include=tests/*", env=env)
     if OLDEST in ABSENT or NEWEST in ABSENT:

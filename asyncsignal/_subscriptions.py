@@ -191,6 +191,19 @@ class Subscription:
     ) -> None:
         self.close()
 
+    if not TYPE_CHECKING:
+        # At run time only: type checkers keep flagging a plain `with`, which
+        # Python would refuse with its generic protocol error.
+        def __enter__(self) -> None:
+            raise TypeError(
+                "a subscription is an async context manager: use "
+                "'async with signal.subscribe() as events:', not 'with'"
+            )
+
+        def __exit__(self, *exc_info: object) -> None:  # pragma: no cover
+            # Never called: __enter__ raises.
+            pass
+
     def close(self) -> None:
         """Stop receiving: later sends are not delivered, senders waiting for
         room are released, and iteration ends once the buffer is drained."""

@@ -874,3 +874,17 @@ async def test_taking_a_ready_event_is_a_checkpoint_that_loses_nothing() -> None
             await anext(events)
         assert scope.cancelled_caught
         assert (await anext(events)).kwargs == {"n": 1}
+
+
+def test_a_plain_with_is_refused_with_a_message_saying_async_with() -> None:
+    signal = AsyncSignal()
+    with (
+        pytest.raises(
+            TypeError,
+            match=r"^a subscription is an async context manager: use "
+            r"'async with signal\.subscribe\(\) as events:', not 'with'$",
+        ),
+        signal.subscribe(),  # type: ignore[attr-defined]
+    ):
+        pass  # pragma: no cover
+    assert signal._subscriptions == ()
