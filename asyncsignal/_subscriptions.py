@@ -191,7 +191,7 @@ class Subscription:
     ) -> None:
         self.close()
 
-    if not TYPE_CHECKING:
+    if not TYPE_CHECKING:  # pragma: no branch
         # At run time only: type checkers keep flagging a plain `with`, which
         # Python would refuse with its generic protocol error.
         def __enter__(self) -> None:
