@@ -206,7 +206,12 @@ class Subscription:
 
     def close(self) -> None:
         """Stop receiving: later sends are not delivered, senders waiting for
-        room are released, and iteration ends once the buffer is drained."""
+        room are released, and iteration ends once the buffer is drained.
+
+        Safe to call more than once, and from any thread, but not from a
+        signal handler: it may interrupt a send that holds this subscription's
+        lock. To end streams on a signal, call it from the event loop (the
+        streaming guide's Server-Sent Events section shows how)."""
         unsubscribe(self._signal, self)
         with self._lock:
             self._closed = True

@@ -358,7 +358,7 @@ def nesting_over(data: bytes, limit: int) -> bool:
 def _why_sender_cannot_cross(sender: object) -> str:
     kind = type(sender)
     what = f"its sender {short_repr(sender)} ({kind.__qualname__}) cannot cross: "
-    if callable(sender):
+    if callable(sender) and hasattr(sender, "__qualname__"):
         return what + (
             "a class or function crosses only when it is defined at a module's "
             "top level (or in a class there), as a reference to that name"

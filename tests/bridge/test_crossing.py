@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import functools
 import logging
 import uuid
 from decimal import Decimal
@@ -255,6 +256,11 @@ REFUSED: list[Any] = [
         "registered class: bridge.register(Shop) for a dataclass or a pydantic "
         "model, bridge.register_codec(Shop, encode, decode) for any other class",
         id="instance sender",
+    ),
+    pytest.param(
+        {"sender": functools.partial(make_invoice, 1)},
+        "(partial) cannot cross: senders cross as None, a str, int, float or bool",
+        id="partial sender",
     ),
     pytest.param(
         {"sender": _LocalColor},
