@@ -97,7 +97,7 @@ UNRETRIEVED_EAGER_TASK_EXCEPTION = pytest.mark.xfail(
 
 
 def starts_receivers_eagerly(anyio_backend: tuple[str, dict[str, Any]]) -> bool:
-    """Whether an async receiver's task runs at its turn in ``asend``, up to its
-    first suspension (asyncio on Python 3.12+), rather than once the sending
-    task waits."""
-    return anyio_backend[0] == "asyncio" and sys.version_info >= (3, 12)
+    """Whether an async receiver runs at its turn in ``asend``, up to its first
+    suspension (asyncio: ``eager_start`` on Python 3.12+, asyncsignal's own
+    stepping on 3.10 and 3.11), rather than once the sending task waits."""
+    return anyio_backend[0] == "asyncio"

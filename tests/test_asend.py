@@ -358,12 +358,11 @@ async def test_asend_robust_raises_a_receivers_base_exception_as_itself() -> Non
     assert list(signal.receivers) == keep
 
 
-#: Where an async receiver's KeyboardInterrupt can reach asend: on asyncio
-#: before 3.12 it escapes the event loop itself, as asyncio intends.
+#: Where an async receiver's KeyboardInterrupt can reach asend: raised in its
+#: first step (asyncio starts receivers eagerly), or on trio.
 _INTERRUPTIBLE_BACKENDS = [
     pytest.param(*backend.values, id=backend.id, marks=UNRETRIEVED_EAGER_TASK_EXCEPTION)
     for backend in ASYNCIO_BACKENDS
-    if sys.version_info >= (3, 12)
 ] + [TRIO]
 
 

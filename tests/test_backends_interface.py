@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ import anyio.to_thread
 import pytest
 
 from asyncsignal import _backends
-from asyncsignal._backends import SystemTask, _detect, wakeup
+from asyncsignal._backends import SystemTask, _asyncio, _detect, _stepping, wakeup
 
 
 def test_asyncios_loop_lookup_is_where_detection_expects_it() -> None:
@@ -22,6 +23,14 @@ def test_asyncios_loop_lookup_is_where_detection_expects_it() -> None:
     Python release removes it, detection falls back to get_running_loop, and
     this fails so that someone measures the cost."""
     assert _detect.running_loop is asyncio._get_running_loop
+
+
+def test_receivers_are_stepped_exactly_where_asyncio_has_no_eager_start() -> None:
+    """The guard on asyncio's _enter_task/_leave_task: if a Python release
+    drops them, receivers fall back to plain tasks and this fails."""
+    assert _asyncio._STEPPING == (sys.version_info < (3, 12))
+    assert _stepping.enter_task is asyncio.tasks._enter_task  # type: ignore[attr-defined]
+    assert _stepping.leave_task is asyncio.tasks._leave_task  # type: ignore[attr-defined]
 
 
 async def test_the_public_fallback_finds_the_same_loop(anyio_backend: Any) -> None:

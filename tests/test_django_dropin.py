@@ -610,7 +610,6 @@ def test_a_once_receiver_claimed_by_a_nested_send_is_skipped(method: str) -> Non
     [
         pytest.param(*b.values, id=b.id, marks=UNRETRIEVED_EAGER_TASK_EXCEPTION)
         for b in ASYNCIO_BACKENDS
-        if sys.version_info >= (3, 12)  # earlier, it escapes the event loop
     ],
 )
 async def test_an_async_receivers_interrupt_leaves_asend_as_itself() -> None:

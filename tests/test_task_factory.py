@@ -1,10 +1,11 @@
 """How asend creates receiver tasks on asyncio.
 
 A loop's custom task factory (observability tools install one) creates every
-receiver task; with the default factory on Python 3.12+ receiver tasks start
-eagerly, so a receiver that never suspends has finished when its task is
-created and asend does not yield to the loop at all. A receiver task that
-lives on is named after its receiver.
+receiver task; with the default factory receivers start eagerly (asyncio's
+``eager_start`` on Python 3.12+, asyncsignal's own stepping on 3.10 and 3.11),
+so a receiver that never suspends has finished when ``asend`` starts it and
+asend does not yield to the loop at all. A receiver task that lives on is
+named after its receiver.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 
-EAGER_BY_DEFAULT = sys.version_info >= (3, 12)
 
 
 class RecordingFactory:
@@ -118,8 +118,8 @@ async def test_receiver_tasks_are_created_through_the_loops_task_factory(
 async def test_asend_with_a_never_suspending_receiver_yields_only_without_eager_tasks(
     anyio_backend: Any, factory: str
 ) -> None:
-    """With the default factory on 3.12+, the receiver has run when its task is
-    created and asend does not yield: a sibling task that is ready to run
+    """With the default factory, the receiver has run when asend starts it and
+    asend does not yield: a sibling task that is ready to run
     does not get to run before asend returns."""
     signal = AsyncSignal()
     ran: list[str] = []
@@ -144,7 +144,7 @@ async def test_asend_with_a_never_suspending_receiver_yields_only_without_eager_
     await sibling_task
 
     assert responses == [(immediate, "immediate")]
-    if factory == "default" and EAGER_BY_DEFAULT:
+    if factory == "default":
         assert before_sibling == ["receiver"]
     else:
         assert before_sibling == ["sibling", "receiver"]
@@ -175,7 +175,6 @@ def timers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], Timers]]:
     monkeypatch.undo()
 
 
-@pytest.mark.skipif(not EAGER_BY_DEFAULT, reason="eager tasks need Python 3.12+")
 async def test_never_suspending_receiver_with_a_timeout_arms_no_timer(
     anyio_backend: Any, timers: Callable[[], Timers]
 ) -> None:

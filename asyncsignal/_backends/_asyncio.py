@@ -1,10 +1,12 @@
-"""asyncio: each async receiver gets a plain ``asyncio.Task``, started eagerly
-on Python 3.12+ (a receiver that never suspends has finished when
-:meth:`~AsyncioRunner.start` returns, and nothing is awaited at all) unless the
-loop has a custom task factory, which then creates them; a timeout is a timer
-armed only for a task still running after its start; cancellation respects
-anyio shields active in the receiver, as an anyio task group would (see
-:mod:`._anyio_scopes`)."""
+"""asyncio: each async receiver runs as an ``asyncio.Task`` only once it
+suspends. Unless the loop has a custom task factory (which then creates every
+receiver task), receivers start eagerly: one that never suspends has finished
+when :meth:`~AsyncioRunner.start` returns, and nothing is awaited at all. On
+Python 3.12+ that is asyncio's own ``eager_start``; on 3.10 and 3.11, which
+have none, :mod:`._stepping` steps the coroutine itself. A timeout is a timer
+armed only for a receiver still running after its start; cancellation
+respects anyio shields active in the receiver, as an anyio task group would
+(see :mod:`._anyio_scopes`)."""
 
 from __future__ import annotations
 
@@ -20,15 +22,20 @@ from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
 from ._common import RunnerState, one_or_group, task_name
+from ._stepping import cancel_requested, new_spare, step, stepping_supported
 
 if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable, Coroutine
 
+    from ._stepping import Spare
+
 __all__ = ("AsyncioRunner", "AsyncioWakeup", "start_system_task")
 
 
 _EAGER = sys.version_info >= (3, 12)
+#: 3.10 and 3.11: receivers are started eagerly by stepping them (_stepping).
+_STEPPING = not _EAGER and stepping_supported()
 #: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
 _TASK_CONTEXT = sys.version_info >= (3, 11)
 
@@ -63,10 +70,13 @@ _NONE_TIMED_OUT: frozenset[int] = frozenset()
 
 class AsyncioRunner(RunnerState):
     __slots__ = (
+        "_caller",
         "_cancelling",
         "_eager",
         "_loop",
         "_pending",
+        "_spare",
+        "_stepping",
         "_tasks",
         "_timed_out",
         "_timers",
@@ -88,7 +98,13 @@ class AsyncioRunner(RunnerState):
         self._loop = loop
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
-        self._eager = _EAGER and loop.get_task_factory() is None
+        default_factory = loop.get_task_factory() is None
+        self._eager = _EAGER and default_factory
+        self._stepping = _STEPPING and default_factory
+        #: 3.10/3.11: the task to step the next receiver in (see _stepping),
+        #: and the sending task, current again after each step.
+        self._spare: Spare | None = None
+        self._caller: asyncio.Task[Any] | None = None
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -108,29 +124,35 @@ class AsyncioRunner(RunnerState):
     ) -> None:
         context: contextvars.Context | None = self._context
         receiver = coro
-        if not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
-            coro = run_sharing(coro, self._context)
-            context = None
-        if self._eager:
-            # Runs the coroutine up to its first suspension right now, so a
-            # receiver that never suspends never reaches the scheduler. Named
-            # only if it lives on: a name costs a string per call.
-            task = _eager_task(coro, self._loop, context)
-            if task.done():
-                self._collect(task, index)
+        if self._stepping:  # pragma: no cover - covered by the Python 3.10 run
+            stepped = self._step(coro, index)
+            if stepped is None:
                 return
-            task.set_name(task_name(self.receivers[index]))
+            task = stepped
         else:
-            name = task_name(self.receivers[index])
-            if context is None:
-                task = self._loop.create_task(coro, name=name)
+            if not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
+                coro = run_sharing(coro, self._context)
+                context = None
+            if self._eager:
+                # Runs the coroutine up to its first suspension right now, so a
+                # receiver that never suspends never reaches the scheduler. Named
+                # only if it lives on: a name costs a string per call.
+                task = _eager_task(coro, self._loop, context)
+                if task.done():
+                    self._collect(task, index)
+                    return
+                task.set_name(task_name(self.receivers[index]))
             else:
-                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
-                    coro, name=name, context=context
-                )
-            if task.done():  # an eager task factory
-                self._collect(task, index)
-                return
+                name = task_name(self.receivers[index])
+                if context is None:
+                    task = self._loop.create_task(coro, name=name)
+                else:
+                    task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                        coro, name=name, context=context
+                    )
+                if task.done():  # an eager task factory
+                    self._collect(task, index)
+                    return
         self._tasks.append((task, index))
         self._pending += 1
         task.add_done_callback(self._task_done)
@@ -144,6 +166,41 @@ class AsyncioRunner(RunnerState):
             if self._timers is None:
                 self._timers = {}
             self._timers[index] = (timer, timeout)
+
+    def _step(
+        self, coro: Coroutine[Any, Any, Any], index: int
+    ) -> asyncio.Task[Any] | None:
+        """3.10/3.11: run ``coro`` up to its first suspension (see _stepping);
+        ``None`` if it finished (its outcome is set), else the task that now
+        continues it. A ``BaseException`` from it propagates."""
+        spare = self._spare
+        if spare is None:
+            spare = self._spare = new_spare(self._loop, self._context)
+            if self._caller is None:
+                self._caller = asyncio.current_task(self._loop)
+        task, slot = spare
+        caller = self._caller
+        assert caller is not None
+        try:
+            awaited = step(coro, task, caller, self._loop, self._context)
+        except StopIteration as stop:
+            if cancel_requested(task):
+                # The receiver cancelled its own task and returned: an asyncio
+                # task ends cancelled then (3.12's eager ones too). The spare
+                # must not carry the cancellation to the next receiver.
+                self._spare = None
+                raise asyncio.CancelledError from None
+            self.outcomes[index] = stop.value
+            return None
+        except Exception as error:
+            self.errors[index] = error
+            if cancel_requested(task):  # as above; its exception wins
+                self._spare = None
+            return None
+        slot.append((coro, awaited))
+        self._spare = None
+        task.set_name(task_name(self.receivers[index]))
+        return task
 
     def _time_out(self, task: asyncio.Task[Any], index: int) -> None:
         self._timed_out = self._timed_out | {index}
