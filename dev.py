@@ -9,8 +9,10 @@
     python3 dev.py docs [ARGS]      # docs site, warnings as errors: docs/_build/html
     python3 dev.py package          # sdist + wheel, twine check, the wheel's demo;
                                     # they land in .nox/packaging/tmp/dist/
-    python3 dev.py bench [ARGS]     # benchmarks/run.py on 3.12 (--smoke, --only ...)
-    python3 dev.py bench --python 3.11 [ARGS]
+    python3 dev.py bench [ARGS]     # benchmarks/run.py on every supported Python
+                                    # present, a table each (--only ...); --smoke
+                                    # runs on 3.12 only
+    python3 dev.py bench --python 3.11 [ARGS]   # one Python
     python3 dev.py bench-web [ARGS]     # benchmarks/web/run.py (--smoke, --rounds N)
     python3 dev.py bench-bridge [ARGS]  # benchmarks/bridge/run.py (--smoke)
     python3 dev.py lock [ARGS]      # `uv lock`, after editing dependencies
@@ -125,6 +127,11 @@ def main(argv: list[str]) -> int:
         )
         if command == "package" and code == 0:
             say(built(DIST))
+    elif command == "bench" and "--python" not in args and "--smoke" not in args:
+        # Every supported Python present, one after another: targets differ by
+        # Python (PERF.md), so each run prints its own table. Absent ones are
+        # skipped and named by nox. A smoke run (CI) stays on one Python.
+        code = nox("-s", "bench", "--", *args)
     elif command in ("bench", "bench-web", "bench-bridge"):
         version = BENCH_PYTHON
         if "--python" in args:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -114,6 +116,10 @@ def _curve_lines(points: list[WorkloadResult]) -> list[str]:
     return lines + [f"  {DASH} {why}" for why in sorted(skipped)]
 
 
+def _target_column() -> str:
+    return "3.12+" if sys.version_info >= (3, 12) else "3.10 and 3.11"
+
+
 def render(results: list[WorkloadResult], meta: dict[str, Any]) -> str:
     """The whole printed report."""
     judged = meta["mode"] != "smoke"
@@ -121,6 +127,8 @@ def render(results: list[WorkloadResult], meta: dict[str, Any]) -> str:
         f"asyncsignal benchmarks ({meta['mode']} run) · {meta['python']} · "
         f"{meta['platform']} · {meta['cpus']} CPUs · {meta['timestamp']}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"targets: PERF.md's column for Python {_target_column()} (each Python "
+        "present gets its own run and table: python3 dev.py bench)",
     ]
     if not judged:
         lines.append(

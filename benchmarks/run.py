@@ -1,7 +1,9 @@
 """asyncsignal against Django, blinker, aiosignal, psygnal and raw floors.
 
-    python3 dev.py bench                # full run: table, results/latest.{json,png}
-    python3 dev.py bench --smoke        # everything once at tiny sizes (CI)
+    python3 dev.py bench                # full run on every Python present: a
+                                        # table each, results/latest.{json,png}
+                                        # and latest-py3.X.{json,png}
+    python3 dev.py bench --smoke        # everything once at tiny sizes (CI), 3.12
     python3 dev.py bench --only W3,W5   # W3 includes W3-trio and W3-uvloop,
                                         # W9 selects W9a-W9c; "scale" selects
                                         # the scaling curves
@@ -199,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     chart.draw(data, png_path)
+    # `python3 dev.py bench` runs every Python present: each keeps its own copy.
+    version = "{}.{}".format(*sys.version_info[:2])
+    for path in (json_path, png_path):
+        path.with_name(f"{stem}-py{version}{path.suffix}").write_bytes(
+            path.read_bytes()
+        )
     print(report.render(results, meta))
     print(f"\nResults: {json_path}\nChart:   {png_path}")
     print(f"Run time: {meta['duration_seconds']} s")

@@ -86,7 +86,7 @@ async def test_a_never_suspending_receiver_leaves_no_task_behind() -> None:
 
 
 @NEEDS_311
-async def test_asyncio_timeout_entered_before_the_first_suspension_times_out_the_receiver() -> (
+async def test_asyncio_timeout_entered_before_suspending_times_out_the_receiver() -> (
     None
 ):
     signal = AsyncSignal()
@@ -108,9 +108,7 @@ async def test_asyncio_timeout_entered_before_the_first_suspension_times_out_the
 
 
 @NEEDS_311
-async def test_a_task_group_entered_before_the_first_suspension_cancels_the_receiver() -> (
-    None
-):
+async def test_a_task_group_entered_before_suspending_cancels_the_receiver() -> None:
     signal = AsyncSignal()
     never = asyncio.Event()
     log: list[str] = []
@@ -140,9 +138,7 @@ async def test_a_task_group_entered_before_the_first_suspension_cancels_the_rece
     assert caller.cancelling() == 0  # type: ignore[attr-defined]
 
 
-async def test_anyio_scopes_entered_before_the_first_suspension_act_on_the_receiver() -> (
-    None
-):
+async def test_anyio_scopes_entered_before_suspending_act_on_the_receiver() -> None:
     signal = AsyncSignal()
     never = anyio.Event()
     log: list[str] = []
