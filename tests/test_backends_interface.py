@@ -28,9 +28,9 @@ def test_asyncios_loop_lookup_is_where_detection_expects_it() -> None:
 def test_receivers_are_stepped_exactly_where_asyncio_has_no_eager_start() -> None:
     """The guard on asyncio's _enter_task/_leave_task: if a Python release
     drops them, receivers fall back to plain tasks and this fails."""
-    assert _asyncio._STEPPING == (sys.version_info < (3, 12))
-    assert _stepping.enter_task is asyncio.tasks._enter_task  # type: ignore[attr-defined]
-    assert _stepping.leave_task is asyncio.tasks._leave_task  # type: ignore[attr-defined]
+    assert (sys.version_info < (3, 12)) == _asyncio._STEPPING
+    assert _stepping.enter_task is asyncio.tasks._enter_task
+    assert _stepping.leave_task is asyncio.tasks._leave_task
 
 
 async def test_the_public_fallback_finds_the_same_loop(anyio_backend: Any) -> None:

@@ -23,6 +23,9 @@ import anyio.lowlevel
 import pytest
 from backends import ASYNCIO_BACKENDS
 
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
+
 from asyncsignal import AsyncSignal, ReceiverTimeout
 
 pytestmark = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
@@ -94,7 +97,7 @@ async def test_asyncio_timeout_entered_before_suspending_times_out_the_receiver(
 
     async def bounded(**kwargs: Any) -> str:
         try:
-            async with asyncio.timeout(0.01):  # type: ignore[attr-defined]
+            async with asyncio.timeout(0.01):  # type: ignore[attr-defined,unused-ignore]
                 await never.wait()
         except TimeoutError:
             return "timed out"
@@ -104,7 +107,7 @@ async def test_asyncio_timeout_entered_before_suspending_times_out_the_receiver(
     assert await signal.asend(None) == [(bounded, "timed out")]
     caller = asyncio.current_task()
     assert caller is not None
-    assert caller.cancelling() == 0  # type: ignore[attr-defined]
+    assert caller.cancelling() == 0  # type: ignore[attr-defined,unused-ignore]
 
 
 @NEEDS_311
@@ -124,18 +127,18 @@ async def test_a_task_group_entered_before_suspending_cancels_the_receiver() -> 
             raise
 
     async def grouped(**kwargs: Any) -> None:
-        async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined]
+        async with asyncio.TaskGroup() as group:  # type: ignore[attr-defined,unused-ignore]
             group.create_task(child_waits())
             group.create_task(child_fails())
 
     signal.connect(grouped)
-    with pytest.raises(ExceptionGroup) as caught:  # noqa: F821 - 3.11+
+    with pytest.raises(ExceptionGroup) as caught:
         await signal.asend(None)
     assert [type(e) for e in caught.value.exceptions] == [ValueError]
     assert log == ["sibling cancelled"]
     caller = asyncio.current_task()
     assert caller is not None
-    assert caller.cancelling() == 0  # type: ignore[attr-defined]
+    assert caller.cancelling() == 0  # type: ignore[attr-defined,unused-ignore]
 
 
 async def test_anyio_scopes_entered_before_suspending_act_on_the_receiver() -> None:
@@ -306,6 +309,7 @@ async def test_a_receiver_that_cancels_itself_and_returns_ends_cancelled() -> No
     with pytest.raises(asyncio.CancelledError):
         await signal.asend(None)
     signal.disconnect(connected)
+
     async def suspends_too(**kwargs: Any) -> str:
         await anyio.lowlevel.checkpoint()
         return "suspends too"

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 
 
-
 class RecordingFactory:
     """A task factory that records the coroutines it wraps and delegates to
     the factory it replaces (or creates a plain task)."""

@@ -83,9 +83,7 @@ else:  # pragma: no cover - covered by the Python 3.10 run
     _SHARED_BY_TASK = False
 
 
-def new_spare(
-    loop: asyncio.AbstractEventLoop, context: contextvars.Context
-) -> Spare:
+def new_spare(loop: asyncio.AbstractEventLoop, context: contextvars.Context) -> Spare:
     """A task to step receivers in and to continue the first that suspends."""
     slot: list[tuple[Coroutine[Any, Any, Any], Any]] = []
     driver = _continue(slot, None if _SHARED_BY_TASK else context)
