@@ -211,7 +211,9 @@ async def test_each_send_has_its_own_context_and_a_receiver_keeps_its_own_change
     assert var.get() == "c"
 
 
-@pytest.mark.parametrize("awaits", ["future", "bare yield", "done future"])
+@pytest.mark.parametrize(
+    "awaits", ["future", "bare yield", "done future", "bare yield, swallowed"]
+)
 async def test_a_receiver_cancelled_before_its_task_first_ran_gets_the_cancellation(
     awaits: str,
 ) -> None:
@@ -226,13 +228,15 @@ async def test_a_receiver_cancelled_before_its_task_first_ran_gets_the_cancellat
 
     async def waits(**kwargs: Any) -> None:
         try:
-            if awaits == "bare yield":
+            if awaits.startswith("bare yield"):
                 await asyncio.sleep(0)
             else:
                 await future
             log.append("resumed")
         except asyncio.CancelledError:
             log.append("cancelled")
+            if awaits == "bare yield, swallowed":
+                return
             raise
 
     def aborts(**kwargs: Any) -> None:

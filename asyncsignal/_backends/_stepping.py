@@ -16,7 +16,7 @@ receiver gets a new spare. A spare nobody took ends at its first step.
 Entering a task uses ``asyncio.tasks._enter_task``/``_leave_task``, the
 functions asyncio's own tasks call around each step (no public API does it);
 :func:`stepping_supported` is false without them, and receivers then start as
-plain tasks. ``tests/backends/test_stepping.py`` asserts they are found on
+plain tasks. ``tests/test_backends_interface.py`` asserts they are found on
 3.10 and 3.11, so a change fails the suite rather than falling back silently.
 """
 
@@ -162,10 +162,7 @@ def _resume(coro: Coroutine[Any, Any, Any], awaited: Any) -> Generator[Any, None
         # with its own error.
         try:
             yield awaited
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as error:  # thrown in by the task
+        except BaseException as error:  # thrown in by the task, or GeneratorExit
             try:
                 awaited = coro.throw(error)
             except StopIteration as stop:
