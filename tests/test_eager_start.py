@@ -340,3 +340,27 @@ async def test_a_receiver_that_cancels_itself_and_fails_raises_its_error() -> No
     responses = await signal.asend_robust(None)
     assert isinstance(responses[0][1], ValueError)
     assert responses[1][1] == "suspends"
+
+
+async def test_a_receiver_sending_in_its_first_step_nests() -> None:
+    """The inner send's receivers are stepped as tasks of their own, then the
+    outer receiver's task is current again."""
+    outer, inner = AsyncSignal(), AsyncSignal()
+    seen: dict[str, Any] = {}
+
+    async def inner_suspends(**kwargs: Any) -> str:
+        seen["inner"] = asyncio.current_task()
+        await anyio.lowlevel.checkpoint()
+        return "inner"
+
+    async def outer_sends(**kwargs: Any) -> Any:
+        seen["outer before"] = asyncio.current_task()
+        responses = await inner.asend(None)
+        seen["outer after"] = asyncio.current_task()
+        return [response for _, response in responses]
+
+    inner.connect(inner_suspends)
+    outer.connect(outer_sends)
+    assert await outer.asend(None) == [(outer_sends, ["inner"])]
+    assert seen["outer before"] is seen["outer after"]
+    assert seen["inner"] not in (None, seen["outer before"], asyncio.current_task())
