@@ -16,6 +16,10 @@ trio, and hides the coroutine from anyio's cancel scopes on asyncio): there
 when it starts running and hand back what it set when it ends. Such a
 receiver sees what receivers that ended before it started set, not what a
 receiver running alongside it sets meanwhile; the sender gets everything.
+On asyncio 3.10 a receiver's first step, up to its first suspension, runs in
+the shared context itself (``_backends/_stepping.py``): one that never
+suspends shares as on 3.11+; one that suspends continues as above, its task
+taking the shared values when it continues.
 """
 
 from __future__ import annotations

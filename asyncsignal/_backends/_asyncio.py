@@ -124,7 +124,7 @@ class AsyncioRunner(RunnerState):
     ) -> None:
         context: contextvars.Context | None = self._context
         receiver = coro
-        if self._stepping:  # pragma: no cover - covered by the Python 3.10 run
+        if self._stepping:
             stepped = self._step(coro, index)
             if stepped is None:
                 return

@@ -66,7 +66,7 @@ if sys.version_info >= (3, 11):  # pragma: no cover - 3.11 only (3.12+ never ste
 
     _SHARED_BY_TASK = True
 
-else:  # pragma: no cover - covered by the Python 3.10 run
+else:
 
     def cancel_requested(task: asyncio.Task[Any]) -> bool:
         """See the 3.11 version: 3.10 has no ``Task.cancelling()``, only the
