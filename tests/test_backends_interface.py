@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import sys
 import threading
 from typing import Any
@@ -13,8 +14,9 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
+from backends import RecordingSelectorLoop, loop_errors
 
-from asyncsignal import _backends
+from asyncsignal import AsyncSignal, _backends
 from asyncsignal._backends import SystemTask, _asyncio, _detect, _stepping, wakeup
 
 
@@ -31,6 +33,34 @@ def test_receivers_are_stepped_exactly_where_asyncio_has_no_eager_start() -> Non
     assert (sys.version_info < (3, 12)) == _asyncio._STEPPING
     assert _stepping.enter_task is asyncio.tasks._enter_task
     assert _stepping.leave_task is asyncio.tasks._leave_task
+    assert hasattr(asyncio.Task, "_log_destroy_pending")
+
+
+def test_a_loop_closed_right_after_a_send_reports_no_pending_task() -> None:
+    """On 3.10/3.11 a send makes a spare task that ends at its first step; a
+    loop stopped in the send's iteration and closed never runs that step.
+    conftest.py fails the test if asyncio reports the task destroyed pending."""
+    signal = AsyncSignal()
+
+    async def immediate(**kwargs: Any) -> int:
+        return 1
+
+    signal.connect(immediate)
+
+    async def stop_and_send() -> Any:
+        asyncio.get_running_loop().stop()
+        return await signal.asend(None)
+
+    loop = RecordingSelectorLoop()
+    try:
+        task = loop.create_task(stop_and_send())
+        loop.run_forever()
+        assert task.result() == [(immediate, 1)]
+    finally:
+        loop.close()
+    del task
+    gc.collect()
+    assert not loop_errors
 
 
 async def test_the_public_fallback_finds_the_same_loop(anyio_backend: Any) -> None:

@@ -198,6 +198,7 @@ class AsyncioRunner(RunnerState):
                 self._spare = None
             return None
         slot.append((coro, awaited))
+        task._log_destroy_pending = True  # type: ignore[attr-defined]
         self._spare = None
         task.set_name(task_name(self.receivers[index]))
         return task

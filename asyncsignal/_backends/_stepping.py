@@ -14,7 +14,9 @@ one after another; the first receiver that suspends takes it, and the next
 receiver gets a new spare. A spare nobody took ends at its first step.
 
 Entering a task uses ``asyncio.tasks._enter_task``/``_leave_task``, the
-functions asyncio's own tasks call around each step (no public API does it);
+functions asyncio's own tasks call around each step (no public API does it),
+and an untaken spare is kept out of "Task was destroyed but it is pending!"
+reports with ``Task._log_destroy_pending`` (as ``run_until_complete`` does);
 :func:`stepping_supported` is false without them, and receivers then start as
 plain tasks. ``tests/test_backends_interface.py`` asserts they are found on
 3.10 and 3.11, so a change fails the suite rather than falling back silently.
@@ -45,8 +47,13 @@ Spare = tuple["asyncio.Task[Any]", list[tuple["Coroutine[Any, Any, Any]", Any]]]
 
 
 def stepping_supported() -> bool:
-    """Whether this asyncio lets a step run as another task (3.10, 3.11)."""
-    return callable(enter_task) and callable(leave_task)
+    """Whether this asyncio lets a step run as another task (3.10, 3.11), and
+    has the flag that keeps an untaken spare's end quiet."""
+    return (
+        callable(enter_task)
+        and callable(leave_task)
+        and hasattr(asyncio.Task, "_log_destroy_pending")
+    )
 
 
 if sys.version_info >= (3, 11):  # pragma: no cover - 3.11 only (3.12+ never steps)
@@ -91,7 +98,13 @@ def new_spare(loop: asyncio.AbstractEventLoop, context: contextvars.Context) -> 
     # step is then thrown in there, where _continue handles it, instead of
     # ending an unstarted generator without running any of it.
     driver.send(None)
-    return _make_task(driver, loop, context), slot
+    task = _make_task(driver, loop, context)
+    # Until a receiver takes it, a spare has nothing to run: if its loop
+    # closes before its first step (stopped in the iteration of the send that
+    # made it), it is destroyed pending with no loss, so not reported
+    # (asyncio's run_until_complete does the same for its own task).
+    task._log_destroy_pending = False  # type: ignore[attr-defined]
+    return task, slot
 
 
 def step(
