@@ -28,12 +28,15 @@ def test_asyncios_loop_lookup_is_where_detection_expects_it() -> None:
 
 
 def test_receivers_are_stepped_exactly_where_asyncio_has_no_eager_start() -> None:
-    """The guard on asyncio's _enter_task/_leave_task: if a Python release
-    drops them, receivers fall back to plain tasks and this fails."""
+    """The guard on the asyncio internals stepping uses (asyncio.tasks'
+    _enter_task/_leave_task, Task._log_destroy_pending and, on 3.10,
+    Task._must_cancel): if a 3.10/3.11 release lacked one, receivers would
+    fall back to plain tasks and this fails. 3.12+ never steps."""
     assert (sys.version_info < (3, 12)) == _asyncio._STEPPING
-    assert _stepping.enter_task is asyncio.tasks._enter_task
-    assert _stepping.leave_task is asyncio.tasks._leave_task
-    assert hasattr(asyncio.Task, "_log_destroy_pending")
+    if _asyncio._STEPPING:
+        assert _stepping.enter_task is asyncio.tasks._enter_task
+        assert _stepping.leave_task is asyncio.tasks._leave_task
+        assert _stepping.stepping_supported()
 
 
 def test_a_loop_closed_right_after_a_send_reports_no_pending_task() -> None:

@@ -17,7 +17,9 @@ Entering a task uses ``asyncio.tasks._enter_task``/``_leave_task``, the
 functions asyncio's own tasks call around each step (no public API does it),
 and an untaken spare is kept out of "Task was destroyed but it is pending!"
 reports with ``Task._log_destroy_pending`` (as ``run_until_complete`` does);
-:func:`stepping_supported` is false without them, and receivers then start as
+3.10 has no ``Task.cancelling()``, so a receiver that cancelled its own task
+is seen through ``Task._must_cancel`` there. :func:`stepping_supported` is
+false without them, and receivers then start as
 plain tasks. ``tests/test_backends_interface.py`` asserts they are found on
 3.10 and 3.11, so a change fails the suite rather than falling back silently.
 """
@@ -53,6 +55,7 @@ def stepping_supported() -> bool:
         callable(enter_task)
         and callable(leave_task)
         and hasattr(asyncio.Task, "_log_destroy_pending")
+        and (sys.version_info >= (3, 11) or hasattr(asyncio.Task, "_must_cancel"))
     )
 
 
