@@ -12,16 +12,20 @@ so the spare is made once per send and serves every receiver that finishes
 without suspending, one after another, as a task serves coroutines it awaits
 one after another; the first receiver that suspends takes it, and the next
 receiver gets a new spare. A spare nobody took ends at its first step.
+(A task made with ``Task.__new__`` alone, initialised only if needed, would
+cost nothing, but on 3.10 and 3.11 such a task crashes the interpreter in
+``get_coro()`` and refuses weak references, which anyio's cancel scopes take
+of the current task.)
 
 Entering a task uses ``asyncio.tasks._enter_task``/``_leave_task``, the
-functions asyncio's own tasks call around each step (no public API does it),
-and an untaken spare is kept out of "Task was destroyed but it is pending!"
+functions asyncio's own tasks call around each step (no public API does it);
+an untaken spare is kept out of "Task was destroyed but it is pending!"
 reports with ``Task._log_destroy_pending`` (as ``run_until_complete`` does);
 3.10 has no ``Task.cancelling()``, so a receiver that cancelled its own task
-is seen through ``Task._must_cancel`` there. :func:`stepping_supported` is
-false without them, and receivers then start as
-plain tasks. ``tests/test_backends_interface.py`` asserts they are found on
-3.10 and 3.11, so a change fails the suite rather than falling back silently.
+is seen through ``Task._must_cancel`` there. Without any of them
+:func:`stepping_supported` is false and receivers start as plain tasks;
+``tests/test_backends_interface.py`` asserts they are found on 3.10 and 3.11,
+so a change fails the suite rather than falling back silently.
 """
 
 from __future__ import annotations
