@@ -24,7 +24,7 @@ import pytest
 from backends import ASYNCIO_BACKENDS
 
 if sys.version_info < (3, 11):
-    from exceptiongroup import ExceptionGroup
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 from asyncsignal import AsyncSignal, ReceiverTimeout
 
@@ -364,3 +364,29 @@ async def test_a_receiver_sending_in_its_first_step_nests() -> None:
     assert await outer.asend(None) == [(outer_sends, ["inner"])]
     assert seen["outer before"] is seen["outer after"]
     assert seen["inner"] not in (None, seen["outer before"], asyncio.current_task())
+
+
+async def test_receivers_raising_base_exceptions_after_suspending_raise_them_all() -> (
+    None
+):
+    """Each ends its task with a BaseException in one loop iteration: the
+    first cancels what is still running (nothing), the second finds the
+    receivers already being cancelled; asend raises both."""
+    signal = AsyncSignal()
+
+    async def first(**kwargs: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+        raise Fatal("first")
+
+    async def second(**kwargs: Any) -> None:
+        await anyio.lowlevel.checkpoint()
+        raise Fatal("second")
+
+    signal.connect(first)
+    signal.connect(second)
+    with pytest.raises(BaseExceptionGroup) as caught:
+        await signal.asend(None)
+    assert sorted(str(error) for error in caught.value.exceptions) == [
+        "first",
+        "second",
+    ]
