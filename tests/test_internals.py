@@ -20,7 +20,7 @@ import pytest
 from backends import ASYNCIO_BACKENDS
 from receivers import Sender, make_sync
 
-from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _dispatch
+from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _inline_send
 from asyncsignal._backends import _anyio_scopes
 from asyncsignal._backends._anyio_scopes import anyio_asyncio_internals
 from asyncsignal._backends._threads import _TokenedCall
@@ -107,7 +107,7 @@ def test_sends_past_the_bound_on_generated_callers_use_the_generic_one(
     """``send`` generates a caller per set of payload keys, up to
     ``_SEND_CALLERS_LIMIT`` of them; other key sets then share the generic
     caller, which passes their keys on just the same."""
-    monkeypatch.setattr(_dispatch, "_send_callers", {})
+    monkeypatch.setattr(_inline_send, "_send_callers", {})
     signal = AsyncSignal()
     seen: list[dict[str, Any]] = []
 
@@ -115,10 +115,10 @@ def test_sends_past_the_bound_on_generated_callers_use_the_generic_one(
         seen.append(kwargs)
 
     signal.connect(receiver)
-    last = _dispatch._SEND_CALLERS_LIMIT + 1
+    last = _inline_send._SEND_CALLERS_LIMIT + 1
     for number in range(last + 1):
         signal.send(None, **{f"key{number}": number})
-    assert len(_dispatch._send_callers) == _dispatch._SEND_CALLERS_LIMIT
+    assert len(_inline_send._send_callers) == _inline_send._SEND_CALLERS_LIMIT
     assert seen[-1] == {"signal": signal, "sender": None, f"key{last}": last}
 
 
