@@ -20,8 +20,8 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import BACKENDS_WITHOUT_EAGER
 from receivers import METHODS, Sender, make_async, make_sync, send_by
+from support.backends import BACKENDS_WITHOUT_EAGER
 
 from asyncsignal import AsyncSignal, Event, Subscription, _seam
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import anyio
 import pytest
-from backends import ASYNCIO_BACKENDS
 from receivers import Sender, make_sync
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal, Event, ReceiverTimeout, _inline_send
 from asyncsignal._backends import _anyio_scopes

@@ -17,13 +17,13 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from backends import (
+from receivers import Rendezvous, make_async, make_sync
+from support.backends import (
     ASYNCIO_BACKENDS,
     TRIO,
     UNRETRIEVED_EAGER_TASK_EXCEPTION,
     starts_receivers_eagerly,
 )
-from receivers import Rendezvous, make_async, make_sync
 
 from asyncsignal import AsyncSignal
 

@@ -22,8 +22,8 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import UNRETRIEVED_EAGER_TASK_EXCEPTION
 from receivers import Rendezvous, make_async, make_sync
+from support.backends import UNRETRIEVED_EAGER_TASK_EXCEPTION
 
 from asyncsignal import AsyncSignal
 
