@@ -4,6 +4,24 @@ A drop-in replacement for ``django.dispatch.Signal`` whose ``asend`` runs
 coroutine receivers concurrently.
 """
 
+# Layout (python3 tools/package_layout.py prints it with the import graph):
+#   _signal.py         AsyncSignal: connecting, introspection, streaming
+#   _sending.py        its four send methods and the hooks subclasses override
+#   _registrations.py  one registration: weak/strong reference, keys, policy
+#   _registry.py       the sender index and the per-sender plan cache
+#   _plans.py          what dispatch reads for one sender
+#   _policies.py       how a receiver runs: thread, timeout, once
+#   _dispatch.py       where receivers run (tasks, threads, time limits)
+#   _inline_send.py    send's fast path: generated callers for sync receivers
+#   _outcomes.py       outcomes -> responses, raised errors, logs
+#   _context.py        the one context per send
+#   _subscriptions.py  subscribe() and wait(): sends as events
+#   _typed.py          define()d signals; _receivers.py the receivers' view
+#   _callables.py      checks receivers at connect; _errors.py public errors
+#   _seam.py           the one way extensions reach inside a signal
+#   _backends/         the only place that knows asyncio and trio
+#   bridge/            the cross-process bridge (public); django.py, testing.py
+
 from ._errors import ReceiverTimeout as ReceiverTimeout
 from ._errors import WeakReceiverWarning as WeakReceiverWarning
 from ._receivers import Receivers as Receivers

@@ -1,63 +1,69 @@
-"""Where receivers run: calling a plan's receivers and turning outcomes into responses.
+"""Where receivers run: calling a plan's receivers, concurrently where they are
+async, with their policies (a worker thread, a time limit, removal before the
+call).
 
 Receivers are called as ``receiver(signal=signal, sender=sender, **named)``.
+``send``'s path for plain sync receivers is ``_inline_send``; outcomes become
+responses or errors in ``_outcomes``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import keyword
-import logging
-import sys
-import unicodedata
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._backends import check_can_block, open_runner
-from ._callables import describe
 from ._context import copy_back
+from ._outcomes import log_aborted, settle
 from ._policies import ASYNC, POLICY, SYNC
-
-if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 run
-    from exceptiongroup import ExceptionGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from ._backends import TaskRunner
-    from ._registry import Plan, Registration
+    from ._outcomes import Responses
+    from ._plans import Plan
+    from ._registrations import Registration
+
+__all__ = ("Dispatch", "asend", "check_named", "dispatches", "send_with_policies")
 
 
-class Method(NamedTuple):
-    """How a send was made, as the dispatch functions take it: the method's
-    name (in errors and logs) and whether receivers' ``Exception``\\ s become
-    their responses."""
+class Dispatch(NamedTuple):
+    """How one signal's sends by one method reach its receivers: what the
+    dispatch functions take besides the send itself. Made once per signal and
+    method (:func:`dispatches`)."""
 
+    #: The send method's name, in errors and logs.
     name: str
+    #: Receivers' ``Exception``\ s become their responses (``*_robust``).
     robust: bool
+    #: Removes a ``once`` registration before its call; true for the one
+    #: concurrent caller that removed it.
+    claim: Callable[[Registration], bool]
+    #: ``send``'s: runs ``send``'s async receivers from this thread, called as
+    #: ``run_from_sync(signal, func, *args)``; ``None`` under ``asend``.
+    run_from_sync: Callable[..., Any] | None
+    #: ``asend``'s: runs a ``thread=True`` receiver's call, called as
+    #: ``run_in_thread(signal, call)``; ``None`` under ``send``.
+    run_in_thread: Callable[[Any, Callable[[], Any]], Coroutine[Any, Any, Any]] | None
 
 
-SEND = Method("send", robust=False)
-SEND_ROBUST = Method("send_robust", robust=True)
-ASEND = Method("asend", robust=False)
-ASEND_ROBUST = Method("asend_robust", robust=True)
-
-__all__ = (
-    "ASEND",
-    "ASEND_ROBUST",
-    "SEND",
-    "SEND_ROBUST",
-    "Method",
-    "asend",
-    "check_named",
-    "logger",
-    "send",
-    "send_with_policies",
-)
-
-logger = logging.getLogger("asyncsignal")
-
-Responses = list[tuple[Any, Any]]
+def dispatches(
+    claim: Callable[[Registration], bool],
+    run_from_sync: Callable[..., Any],
+    run_in_thread: Callable[[Any, Callable[[], Any]], Coroutine[Any, Any, Any]],
+) -> tuple[Dispatch, Dispatch, Dispatch, Dispatch]:
+    """The dispatches of ``send``, ``send_robust``, ``asend`` and
+    ``asend_robust``, for a signal whose registry claims with ``claim`` and
+    whose class has the two hooks (unbound: a bound one would make the signal
+    part of a reference cycle)."""
+    return (
+        Dispatch("send", False, claim, run_from_sync, None),
+        Dispatch("send_robust", True, claim, run_from_sync, None),
+        Dispatch("asend", False, claim, None, run_in_thread),
+        Dispatch("asend_robust", True, claim, None, run_in_thread),
+    )
 
 
 def check_named(named: dict[str, Any]) -> None:
@@ -69,103 +75,21 @@ def check_named(named: dict[str, Any]) -> None:
         )
 
 
-def send(
-    signal: object,
-    registrations: tuple[Registration, ...],
-    sender: object,
-    named: dict[str, Any],
-) -> Responses:
-    """Call sync receivers in order; the first exception propagates."""
-    keys = tuple(named)
-    call_all = _send_callers.get(keys) or _make_send_caller(keys)
-    return call_all(registrations, signal, sender, **named)
-
-
-def _send_generic(
-    registrations: tuple[Registration, ...],
-    signal: object,
-    sender: object,
-    /,
-    **named: Any,
-) -> Responses:
-    return [
-        (receiver, receiver(signal=signal, sender=sender, **named))
-        for registration in registrations
-        if (receiver := registration()) is not None
-    ]
-
-
-#: Payload key names -> a function calling every receiver with those keywords.
-_send_callers: dict[tuple[str, ...], Callable[..., Responses]] = {}
-_SEND_CALLERS_LIMIT = 256
-_PREFIX = "_asyncsignal_"
-
-
-def _make_send_caller(keys: tuple[str, ...]) -> Callable[..., Responses]:
-    """Build the caller for one set of payload keys.
-
-    ``receiver(signal=..., sender=..., **named)`` builds a dict per receiver that
-    the call then unpacks again; a call with literal keywords does neither and
-    halves the cost of ``send``. So, once per distinct set of payload keys, we
-    generate ``receiver(signal=s, sender=x, key=key, ...)``, as ``dataclasses``
-    generates ``__init__``. Keys the generated code could not name unchanged,
-    and key sets past a bound, use the generic caller.
-    """
-    if len(_send_callers) >= _SEND_CALLERS_LIMIT:
-        return _send_generic
-    call_all: Callable[..., Responses] = _send_generic
-    if all(map(_is_plain_name, keys)):
-        params = "".join(f", {key}" for key in keys)
-        arguments = "".join(f", {key}={key}" for key in keys)
-        p = _PREFIX
-        source = (
-            f"def call_all({p}registrations, {p}signal, {p}sender, /{params}):\n"
-            f"    return [({p}r, {p}r(signal={p}signal, sender={p}sender{arguments}))\n"
-            f"            for {p}reg in {p}registrations\n"
-            f"            if ({p}r := {p}reg()) is not None]\n"
-        )
-        namespace: dict[str, Any] = {}
-        exec(source, namespace)  # keys are checked by _is_plain_name
-        call_all = namespace["call_all"]
-    _send_callers[keys] = call_all
-    return call_all
-
-
-def _is_plain_name(key: str) -> bool:
-    """Whether ``key`` written as a parameter and a keyword in generated source
-    names exactly ``key``: the parser rejects keywords and ``__debug__``, and
-    NFKC-normalises identifiers (a black-letter H, U+210C, would become
-    ``"H"``); the prefix is the generated code's own."""
-    return (
-        key.isidentifier()
-        and unicodedata.is_normalized("NFKC", key)
-        and not keyword.iskeyword(key)
-        and key != "__debug__"
-        and not key.startswith(_PREFIX)
-    )
-
-
 def send_with_policies(
     signal: object,
+    dispatch: Dispatch,
     plan: Plan,
     sender: object,
     named: dict[str, Any],
-    method: Method,
-    claim: Callable[[Registration], bool],
-    run_from_sync: Callable[..., Any] | None,
 ) -> Responses:
-    """The sync path for every plan the generated callers do not cover, and
+    """``send``'s path for every plan the generated callers do not cover, and
     ``asend``'s for plans of plain sync receivers (``run_from_sync`` is then
-    ``None``: no receiver needs a loop).
-
-    Sync receivers (``thread=True`` ones too) are called in connection order in
-    this thread, with no event loop running in it (under ``send``); then the
-    async receivers run concurrently on an event loop (``run_from_sync``) and
-    this waits. Under ``send`` without async receivers and not ``robust``, the
-    first exception propagates and later receivers are not called; otherwise
-    errors are isolated and settled as ``asend`` settles them.
-    """
-    name, robust = method
+    ``None``). Sync receivers (``thread=True`` ones too) are called in
+    connection order in this thread; then the async ones run concurrently on
+    an event loop (``run_from_sync``) and this waits. Under ``send`` without
+    async receivers and not robust, the first exception propagates and later
+    receivers are not called; otherwise errors are settled as in ``asend``."""
+    name, robust, claim, run_from_sync, _ = dispatch
     if plan.has_async:
         check_can_block(name)
     isolate = robust or plan.has_async or run_from_sync is None
@@ -179,7 +103,7 @@ def send_with_policies(
         for registration in plan.registrations:
             receiver = registration()
             if receiver is None or (
-                registration.kind is POLICY
+                registration.kind == POLICY
                 and registration.policy.once
                 and not claim(registration)
             ):
@@ -198,15 +122,11 @@ def send_with_policies(
                     errors[index] = error
         if later:
             assert run_from_sync is not None
-            # The sync receivers ran in this context; the async ones share a
-            # copy of it, copied back below (see _context).
+            # The async receivers share a copy of this context, copied back below.
             shared = contextvars.copy_context()
-            run_from_sync(
-                _run_later,
-                *(signal, later, receivers, outcomes, errors, sender, named, name),
-                shared,
-            )
-        return _settle(receivers, outcomes, errors, robust, name)
+            arguments = (signal, later, receivers, outcomes, errors, sender, named)
+            run_from_sync(signal, _run_later, *arguments, name, shared)
+        return settle(receivers, outcomes, errors, robust, name)
     finally:
         if shared is not None:
             copy_back(shared)
@@ -249,12 +169,10 @@ async def _run_later(
 
 async def asend(
     signal: object,
+    dispatch: Dispatch,
     registrations: tuple[Registration, ...],
     sender: object,
     named: dict[str, Any],
-    method: Method,
-    claim: Callable[[Registration], bool],
-    run_in_thread: Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]],
 ) -> Responses:
     """Start every receiver in connection order and wait for all of them.
 
@@ -265,6 +183,8 @@ async def asend(
     finished. All run in one copy of the caller's context, copied back at the
     end (see ``_context``).
     """
+    # Over 60 lines on purpose: the hot path of W3 and W4, one frame per send
+    # (a helper per receiver kind would cost a call per receiver).
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
     shared = contextvars.copy_context()
@@ -280,20 +200,20 @@ async def asend(
                     continue
                 kind = registration.kind
                 if (
-                    kind is POLICY
+                    kind == POLICY
                     and registration.policy.once
-                    and not claim(registration)
+                    and not dispatch.claim(registration)
                 ):
                     continue
                 index = len(receivers)
                 receivers.append(receiver)
                 outcomes.append(None)
                 try:
-                    if kind is SYNC:
+                    if kind == SYNC:
                         outcomes[index] = run(
                             receiver, signal=signal, sender=sender, **named
                         )
-                    elif kind is ASYNC:
+                    elif kind == ASYNC:
                         runner.start(
                             receiver(signal=signal, sender=sender, **named), index
                         )
@@ -308,7 +228,7 @@ async def asend(
                             receiver, signal=signal, sender=sender, **named
                         )
                         runner.start(
-                            _in_thread(run_in_thread, call),
+                            _in_thread(dispatch.run_in_thread, signal, call),
                             index,
                             registration.policy.timeout,
                         )
@@ -319,12 +239,12 @@ async def asend(
                 except Exception as error:
                     errors[index] = error
         except BaseException:
-            await _abort(runner, receivers, method.name)
+            await _abort(runner, receivers, dispatch.name)
             raise
         if runner.waiting:
-            await _wait(runner, receivers, method.name)
+            await _wait(runner, receivers, dispatch.name)
         if errors:
-            return _settle(receivers, outcomes, errors, method.robust, method.name)
+            return settle(receivers, outcomes, errors, dispatch.robust, dispatch.name)
         return list(zip(receivers, outcomes, strict=True))
     finally:
         # A receiver's exception (raised from here, or returned by *_robust)
@@ -337,14 +257,16 @@ async def asend(
 
 
 async def _in_thread(
-    run_in_thread: Callable[[Callable[[], Any]], Coroutine[Any, Any, Any]],
+    run_in_thread: Callable[[Any, Callable[[], Any]], Coroutine[Any, Any, Any]] | None,
+    signal: object,
     call: Callable[[], Any],
 ) -> Any:
     """A ``thread=True`` receiver's call, in a copy of the send's context whose
     changes are copied back into it when the thread is done."""
+    assert run_in_thread is not None
     context = contextvars.copy_context()
     try:
-        return await run_in_thread(functools.partial(context.run, call))
+        return await run_in_thread(signal, functools.partial(context.run, call))
     finally:
         copy_back(context)
 
@@ -356,7 +278,7 @@ async def _abort(
     try:
         await runner.abort()
     finally:
-        _log_aborted(runner, receivers, method)
+        log_aborted(runner, receivers, method)
 
 
 async def _wait(
@@ -367,47 +289,5 @@ async def _wait(
     except BaseException:
         # The caller was cancelled, or a receiver raised a BaseException: that
         # propagates; receivers' errors it displaced are logged, not lost.
-        _log_aborted(runner, receivers, method)
+        log_aborted(runner, receivers, method)
         raise
-
-
-def _log_aborted(
-    runner: TaskRunner, receivers: list[Callable[..., Any]], method: str
-) -> None:
-    for index, displaced in runner.aborted_errors:
-        _log_error(receivers[index], displaced, method, " (aborted)")
-
-
-def _settle(
-    receivers: list[Callable[..., Any]],
-    outcomes: list[Any],
-    errors: dict[int, Exception],
-    robust: bool,
-    method: str,
-) -> Responses:
-    if not errors:
-        return list(zip(receivers, outcomes, strict=True))
-    if robust:
-        for index in sorted(errors):
-            outcomes[index] = errors[index]
-            _log_error(receivers[index], errors[index], method)
-        return list(zip(receivers, outcomes, strict=True))
-    if len(errors) == 1:
-        (error,) = errors.values()
-        raise error
-    raise ExceptionGroup(
-        f"{len(errors)} receivers raised in {method}()",
-        [errors[index] for index in sorted(errors)],
-    )
-
-
-def _log_error(
-    receiver: object, error: BaseException, method: str, note: str = ""
-) -> None:
-    logger.error(
-        "Error calling %s in %s()%s",
-        describe(receiver),
-        method,
-        note,
-        exc_info=(type(error), error, error.__traceback__),
-    )

@@ -1,162 +1,45 @@
-"""Where receivers are stored: registrations, weak references and the sender index.
+"""Where receivers are stored: the sender index and the per-sender plan cache.
 
-Registrations live in one insertion-ordered dict per sender key, so ``connect`` and
-``disconnect`` are O(1). Dispatch never filters: it reads a precomputed *plan* per
-sender (the matching registrations in connection order) from a cache that needs no
-lock. Any change to the registrations replaces the cache. A weak-reference
-callback queues the dead key, replaces the cache and purges at once only if the
-lock is free: it never waits, so it is safe to run from the garbage collector
-in any thread, even one that holds the lock.
+Registrations (``_registrations``) live in one insertion-ordered dict per
+sender key, so ``connect`` and ``disconnect`` are O(1). Dispatch never
+filters: it reads a precomputed *plan* per sender (``_plans``) from a cache
+that needs no lock. Any change to the registrations replaces the cache. A
+weak-reference callback queues the dead key, replaces the cache and purges at
+once only if the lock is free: it never waits, so it is safe to run from the
+garbage collector in any thread, even one that holds the lock.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import weakref
-from collections.abc import Callable, Hashable
-from types import MethodType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from ._callables import describe
-from ._policies import ASYNC, DEFAULT_POLICY, POLICY, SYNC
+from ._plans import NO_RECEIVERS, Plan, plan_of
+from ._registrations import (
+    ANY_SENDER,
+    Registration,
+    SenderRef,
+    by_seq,
+    hold_sender,
+    new_registration,
+    receiver_key,
+    sender_key,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
-
-    from typing_extensions import Self
+    from collections.abc import Hashable, Iterable, Iterator
 
     from ._policies import Policy
+    from ._registrations import Receiver, ReceiverKey, SenderKey
 
+# Plan and Registration are named here too, for the modules that type what a
+# registry hands out (asyncsignal.django).
 __all__ = ("ANY_SENDER", "Plan", "Registration", "Registry")
-
-Receiver = Callable[..., Any]
-ReceiverKey = Hashable
-SenderKey = int
-
-#: Sender key of registrations made with ``sender=None``; ``id()`` is never 0.
-ANY_SENDER: SenderKey = 0
 
 #: Past this many cached plans the cache is emptied: plans are cached by sender
 #: id, and a program may send from an unbounded stream of short-lived senders.
 _CACHE_LIMIT = 4096
-
-
-_FIELDS = ("is_async", "key", "kind", "policy", "sender_key", "seq")
-
-
-class _Registration:
-    """What every registration knows besides its receiver, set complete at
-    creation (``seq`` is its position, assigned under the registry's lock)."""
-
-    # Each concrete class declares the slots: a weakref.ref subclass cannot
-    # share a base that has any. The type checker sees them here.
-    __slots__ = _FIELDS if TYPE_CHECKING else ()
-
-    key: ReceiverKey
-    sender_key: SenderKey
-    is_async: bool
-    policy: Policy
-    kind: int
-    seq: int
-
-    def __init__(
-        self,
-        receiver: Receiver,
-        callback: Any,
-        key: ReceiverKey,
-        sender_key: SenderKey,
-        is_async: bool,
-        policy: Policy,
-    ) -> None:
-        self.key = key
-        self.sender_key = sender_key
-        self.is_async = is_async
-        self.policy = policy
-        self.kind = _kind(is_async, policy)
-        self.seq = -1
-
-
-class _WeakRegistration(_Registration, weakref.ref[Receiver]):
-    """A receiver held weakly; calling it returns the receiver or ``None``."""
-
-    __slots__ = _FIELDS
-
-    def __new__(cls, receiver: Receiver, callback: Any, *_: Any) -> Self:
-        return weakref.ref.__new__(cls, receiver, callback)
-
-
-class _WeakMethodRegistration(_Registration, weakref.WeakMethod[Any]):
-    """A bound method held weakly (through its instance and its function)."""
-
-    __slots__ = _FIELDS
-
-    def __new__(cls, receiver: Receiver, callback: Any, *_: Any) -> Self:
-        return weakref.WeakMethod.__new__(cls, receiver, callback)
-
-
-class _StrongRegistration(_Registration):
-    """A receiver held strongly (``weak=False``)."""
-
-    __slots__ = ("_receiver", *_FIELDS)
-
-    def __init__(self, receiver: Receiver, *fields: Any) -> None:
-        super().__init__(receiver, *fields)
-        self._receiver = receiver
-
-    def __call__(self) -> Receiver:
-        return self._receiver
-
-
-def _kind(is_async: bool, policy: Policy) -> int:
-    if policy is not DEFAULT_POLICY:
-        return POLICY
-    return ASYNC if is_async else SYNC
-
-
-Registration = _WeakRegistration | _WeakMethodRegistration | _StrongRegistration
-
-
-class Plan(NamedTuple):
-    """What dispatch reads for one sender."""
-
-    #: The matching live registrations, in connection order.
-    registrations: tuple[Registration, ...]
-    #: Some receiver is async: ``send`` needs an event loop for it.
-    has_async: bool
-    #: Every receiver is sync and may be called repeatedly (no ``once``): the
-    #: generated fast callers apply under ``send``.
-    inline_only: bool
-    #: Every receiver is a plain sync one (no policy): ``asend`` needs no
-    #: runner, it calls them in turn.
-    plain_sync: bool
-
-
-_NO_RECEIVERS = Plan((), False, True, True)
-
-
-def _receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> ReceiverKey:
-    if dispatch_uid is not None:
-        try:
-            hash(dispatch_uid)
-        except TypeError:
-            raise TypeError(
-                "dispatch_uid must be hashable, got "
-                f"{type(dispatch_uid).__name__} {dispatch_uid!r}"
-            ) from None
-    # A falsy uid ("" or 0) identifies nothing, as in Django: the receiver does.
-    if dispatch_uid:
-        # Tagged so that a uid can never equal the id-based key of a receiver.
-        return ("dispatch_uid", dispatch_uid)
-    if isinstance(receiver, MethodType):
-        # A bound method is a new object on every attribute access; identify it
-        # by its instance and function instead.
-        return (id(receiver.__self__), id(receiver.__func__))
-    return id(receiver)
-
-
-def _sender_key(sender: object) -> SenderKey:
-    return ANY_SENDER if sender is None else id(sender)
 
 
 class Registry:
@@ -240,18 +123,20 @@ class Registry:
         :raises TypeError: unhashable ``dispatch_uid``, or ``weak=True`` for a
             receiver that cannot be weakly referenced.
         """
-        key = _receiver_key(receiver, dispatch_uid)
-        sender_key = _sender_key(sender)
-        registration = self._new_registration(
-            receiver, weak, key, sender_key, is_async, policy
+        key = receiver_key(receiver, dispatch_uid)
+        for_sender = sender_key(sender)
+        registration = new_registration(
+            receiver, weak, self._receiver_died, key, for_sender, is_async, policy
         )
         with self._lock:
             self._purge_dead()
-            group = self.by_sender.get(sender_key)
+            group = self.by_sender.get(for_sender)
             if group is None:
-                group = self.by_sender[sender_key] = {}
-                if sender_key != ANY_SENDER:
-                    self._senders[sender_key] = self._hold_sender(sender, sender_key)
+                group = self.by_sender[for_sender] = {}
+                if for_sender != ANY_SENDER:
+                    self._senders[for_sender] = hold_sender(
+                        sender, for_sender, self._sender_died
+                    )
             else:
                 existing = group.get(key)
                 # A dead registration whose callback has not run yet (the GC is
@@ -264,47 +149,6 @@ class Registry:
             group[key] = registration
             self.cache = {}
 
-    def _new_registration(
-        self,
-        receiver: Receiver,
-        weak: bool,
-        key: ReceiverKey,
-        sender_key: SenderKey,
-        is_async: bool,
-        policy: Policy,
-    ) -> Registration:
-        if not weak:
-            return _StrongRegistration(
-                receiver, None, key, sender_key, is_async, policy
-            )
-        kind = (
-            _WeakMethodRegistration
-            if isinstance(receiver, MethodType)
-            else _WeakRegistration
-        )
-        try:
-            return kind(
-                receiver, self._receiver_died, key, sender_key, is_async, policy
-            )
-        except TypeError:
-            # For a bound method it is the instance that cannot be referenced.
-            target = receiver.__self__ if isinstance(receiver, MethodType) else receiver
-            raise TypeError(
-                f"receiver {describe(receiver)} cannot be weakly referenced "
-                f"({type(target).__name__} objects do not support weak "
-                "references); connect it with weak=False"
-            ) from None
-
-    def _hold_sender(self, sender: object, sender_key: SenderKey) -> object:
-        try:
-            sender_ref = _SenderRef(sender, self._sender_died)
-        except TypeError:
-            # Not weakly referenceable (an int, a plain object()): hold it, so
-            # its id cannot be reused while registrations are keyed by it.
-            return sender
-        sender_ref.sender_key = sender_key
-        return sender_ref
-
     def disconnect(
         self, receiver: Receiver | None, sender: object, dispatch_uid: Hashable | None
     ) -> bool:
@@ -313,15 +157,15 @@ class Registry:
             raise TypeError(
                 "disconnect() needs the receiver or its dispatch_uid, got neither"
             )
-        key = _receiver_key(receiver, dispatch_uid)  # type: ignore[arg-type]
-        sender_key = _sender_key(sender)
+        key = receiver_key(receiver, dispatch_uid)  # type: ignore[arg-type]
+        for_sender = sender_key(sender)
         with self._lock:
             self._purge_dead()
-            group = self.by_sender.get(sender_key)
+            group = self.by_sender.get(for_sender)
             if group is None or group.pop(key, None) is None:
                 return False
             if not group:
-                self._drop_sender(sender_key)
+                self._drop_sender(for_sender)
             self.cache = {}
             return True
 
@@ -330,7 +174,7 @@ class Registry:
         with self._lock:
             self._purge_dead()
             held = tuple(self._senders.values())
-        live = (s() if isinstance(s, _SenderRef) else s for s in held)
+        live = (s() if isinstance(s, SenderRef) else s for s in held)
         return tuple(s for s in live if s is not None)
 
     def purge(self) -> None:
@@ -359,7 +203,7 @@ class Registry:
             self._senders.clear()
             for registration, held in entries:
                 if registration() is None or (
-                    isinstance(held, _SenderRef) and held() is None
+                    isinstance(held, SenderRef) and held() is None
                 ):
                     continue
                 group = self.by_sender.setdefault(registration.sender_key, {})
@@ -390,27 +234,27 @@ class Registry:
             self.cache = {}
             return True
 
-    def _drop_sender(self, sender_key: SenderKey) -> None:
-        del self.by_sender[sender_key]
-        self._senders.pop(sender_key, None)
+    def _drop_sender(self, key: SenderKey) -> None:
+        del self.by_sender[key]
+        self._senders.pop(key, None)
 
     def _purge_dead(self) -> None:
         # Called with the lock held. Pops one at a time: callbacks may append
         # concurrently.
         dead = self._dead
         while dead:
-            sender_key, key = dead.pop()
-            group = self.by_sender.get(sender_key)
+            for_sender, key = dead.pop()
+            group = self.by_sender.get(for_sender)
             if group is None:
                 continue
             if key is None:
-                self._drop_sender(sender_key)
+                self._drop_sender(for_sender)
                 continue
             registration = group.get(key)
             if registration is not None and registration() is None:
                 del group[key]
                 if not group:
-                    self._drop_sender(sender_key)
+                    self._drop_sender(for_sender)
 
     # -- reads ----------------------------------------------------------------
 
@@ -432,20 +276,10 @@ class Registry:
                 registrations = tuple(
                     sorted(
                         itertools.chain(any_group.values(), own_group.values()),
-                        key=_by_seq,
+                        key=by_seq,
                     )
                 )
-        live = () if self.muted else tuple(r for r in registrations if r() is not None)
-        plan = (
-            Plan(
-                live,
-                any(r.is_async for r in live),
-                all(not r.is_async and not r.policy.once for r in live),
-                all(r.kind is SYNC for r in live),
-            )
-            if live
-            else _NO_RECEIVERS
-        )
+        plan = NO_RECEIVERS if self.muted else plan_of(registrations)
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[id(sender)] = plan
@@ -456,7 +290,7 @@ class Registry:
         self._purge_dead()
         return sorted(
             itertools.chain.from_iterable(g.values() for g in self.by_sender.values()),
-            key=_by_seq,
+            key=by_seq,
         )
 
     def __iter__(self) -> Iterator[Receiver]:
@@ -476,13 +310,3 @@ class Registry:
                 for group in self.by_sender.values()
                 for registration in group.values()
             )
-
-
-class _SenderRef(weakref.ref):  # type: ignore[type-arg]
-    __slots__ = ("sender_key",)
-
-    sender_key: SenderKey
-
-
-def _by_seq(registration: Registration) -> int:
-    return registration.seq

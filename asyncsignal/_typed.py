@@ -160,6 +160,29 @@ def define(prototype: Callable[P, R]) -> TypedSignal[P, R]:
 
     :raises TypeError: the prototype is not a function of that shape.
     """
+    payload = _payload_parameters(prototype)
+    names = frozenset(
+        p.name for p in payload if p.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+    required = frozenset(
+        p.name
+        for p in payload
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty
+    )
+    has_var_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in payload)
+    signal: TypedSignal[P, R] = TypedSignal(
+        prototype.__name__, names, required, None if has_var_keywords else names
+    )
+    signal.__doc__ = prototype.__doc__
+    return signal
+
+
+def _payload_parameters(prototype: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The prototype's parameters after ``sender``, checked.
+
+    :raises TypeError: not a function taking ``sender`` first, then only
+        keyword-only parameters (none named ``signal``) and ``**kwargs``.
+    """
     if not inspect.isfunction(prototype):
         raise TypeError(
             "define() takes a prototype function, got "
@@ -192,17 +215,4 @@ def define(prototype: Callable[P, R]) -> TypedSignal[P, R]:
             "must declare its payload as keyword-only parameters after "
             "'sender, *' (none named 'signal')"
         )
-    names = frozenset(
-        p.name for p in payload if p.kind is inspect.Parameter.KEYWORD_ONLY
-    )
-    required = frozenset(
-        p.name
-        for p in payload
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty
-    )
-    has_var_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in payload)
-    signal: TypedSignal[P, R] = TypedSignal(
-        prototype.__name__, names, required, None if has_var_keywords else names
-    )
-    signal.__doc__ = prototype.__doc__
-    return signal
+    return payload

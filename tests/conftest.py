@@ -18,8 +18,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from backends import BACKENDS, loop_errors
 from hypothesis import HealthCheck, settings
+from support.backends import BACKENDS, loop_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator

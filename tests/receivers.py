@@ -3,15 +3,30 @@ defines them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
+import trio
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Callable
 
-    from asyncsignal import AsyncSignal
+    import pytest
+
+    from asyncsignal import AsyncSignal, Event, Subscription
+
+#: Long enough for a worker thread to start on a loaded machine; an upper bound
+#: for anything that must not hang. A passing test never waits for it.
+GENEROUS = 5.0
+#: A short receiver timeout that still lets the receiver start before it
+#: fires (before 3.12, asyncio starts receiver tasks only once asend waits).
+TIMEOUT = 0.05
 
 
 class Waitable(Protocol):
@@ -150,3 +165,153 @@ async def send_by(method: str, signal: Any, /, *args: Any, **named: Any) -> Any:
     if method == "asend":
         return await signal.asend(*args, **named)
     return await signal.asend_robust(*args, **named)
+
+
+class Blocker:
+    """A sync receiver that blocks its thread until the test releases it."""
+
+    def __init__(self, name: str = "blocker") -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        self.calls = 0
+        self.__qualname__ = name
+
+    def __call__(self, **kwargs: Any) -> str:
+        self.calls += 1
+        self.entered.set()
+        try:
+            self.release.wait(GENEROUS)
+        finally:
+            self.finished.set()
+        return "unblocked"
+
+    async def wait_entered(self) -> None:
+        assert await anyio.to_thread.run_sync(self.entered.wait, GENEROUS)
+
+    async def release_and_join(self) -> None:
+        """Release the thread and wait for its end, if it started: a thread
+        receiver that timed out before a worker took it up is never called."""
+        self.release.set()
+        if self.entered.is_set():
+            assert await anyio.to_thread.run_sync(self.finished.wait, GENEROUS)
+
+
+class Arrivals:
+    """Sets ``all_arrived`` once ``count`` parties have arrived."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.all_arrived = anyio.Event()
+
+    def arrive(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.all_arrived.set()
+
+
+def sleeper(
+    log: list[str], name: str, running: Arrivals | None = None
+) -> Callable[..., Any]:
+    """An async receiver that sleeps for ever and records its cancellation;
+    it arrives at ``running`` once started."""
+
+    async def receiver(**kwargs: Any) -> str:
+        log.append(f"{name}:start")
+        if running is not None:
+            running.arrive()
+        try:
+            await anyio.sleep(10)
+        finally:
+            log.append(f"{name}:cancelled")
+        return "never"
+
+    receiver.__qualname__ = name
+    return receiver
+
+
+def records_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What was logged on the ``asyncsignal`` logger."""
+    return [r for r in caplog.records if r.name == "asyncsignal"]
+
+
+def numbers(events: list[Event]) -> list[int]:
+    """The payload ``n`` of each event."""
+    return [event.kwargs["n"] for event in events]
+
+
+def errors_of(record: logging.LogRecord) -> BaseException | None:
+    """The exception a log record carries."""
+    return record.exc_info[1] if record.exc_info else None
+
+
+class Place(NamedTuple):
+    """Where a receiver ran."""
+
+    thread: threading.Thread
+    loop_running: bool
+
+
+def place() -> Place:
+    """The current thread, and whether an asyncio or trio loop runs in it."""
+    loop_running = (
+        asyncio._get_running_loop() is not None or trio.lowlevel.in_trio_run()
+    )
+    return Place(threading.current_thread(), loop_running)
+
+
+def run_in_thread(func: Callable[[], Any]) -> Any:
+    """Run ``func`` in a new plain thread (no event loop) and return its result
+    (or raise its exception)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(func).result(timeout=30)
+
+
+class Thread(threading.Thread):
+    """A plain thread (no event loop) that hands its exception to the test."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self._call = call
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._call()
+        except BaseException as error:  # handed back to the test's thread
+            self.error = error
+
+    async def blocks_after(self, sending: threading.Event) -> bool:
+        """Whether the thread blocks in the send it starts once it has set
+        ``sending``: it is still running shortly after (a send that does not
+        block takes microseconds)."""
+        with anyio.fail_after(10):
+            await anyio.to_thread.run_sync(sending.wait)
+        await anyio.to_thread.run_sync(self.join, 0.05)
+        return self.is_alive()
+
+    async def finish(self) -> None:
+        await anyio.to_thread.run_sync(self.join, 10)
+        assert not self.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+def started(call: Callable[[], object]) -> Thread:
+    """A :class:`Thread` running ``call``, started."""
+    thread = Thread(call)
+    thread.start()
+    return thread
+
+
+async def take(events: Subscription, count: int) -> list[Event]:
+    """The next ``count`` events, waiting for each (boundedly)."""
+    with anyio.fail_after(10):
+        return [await anext(events) for _ in range(count)]
+
+
+async def remaining(events: Subscription) -> list[Event]:
+    """Once the block has exited: the events still buffered (iteration then
+    ends)."""
+    with anyio.fail_after(5):
+        return [event async for event in events]

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 if TYPE_CHECKING:
     import pytest
@@ -27,7 +27,7 @@ import logging
 
 import anyio
 import pytest
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 
 async def _wait_forever() -> None:
@@ -66,8 +66,9 @@ async def test_stays_quiet() -> None:
 def test_reports_of_asyncio_event_loops_fail_the_test_they_happen_in(
     pytester: pytest.Pytester,
 ) -> None:
-    for helper in ("conftest.py", "backends.py"):
-        pytester.makepyfile(**{helper[:-3]: (HERE / helper).read_text()})
+    pytester.makepyfile(conftest=(HERE / "conftest.py").read_text())
+    support = pytester.mkpydir("support")
+    (support / "backends.py").write_text((HERE / "support" / "backends.py").read_text())
     pytester.makeini(
         textwrap.dedent(
             """

@@ -17,7 +17,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from receivers import METHODS, Sender, make_async, make_sync, send_by
+from receivers import METHODS, Sender, make_async, make_sync, numbers, send_by
 
 from asyncsignal import AsyncSignal, Event
 from asyncsignal.testing import capture, connected_to, muted
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 
 Responses = list[tuple[Any, Any]]
-
-
-def numbers(events: list[Event]) -> list[int]:
-    return [event.kwargs["n"] for event in events]
 
 
 async def in_plain_thread(call: Callable[[], object]) -> None:

@@ -15,10 +15,10 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import ASYNCIO_BACKENDS, BACKENDS_WITHOUT_EAGER
 from bridge_support.peers import DEADLINE, Peer, eventually
 from bridge_support.raw import envelope, publish_raw
 from bridge_support.servers import DroppingServer, Server
+from support.backends import ASYNCIO_BACKENDS, BACKENDS_WITHOUT_EAGER
 
 from asyncsignal import AsyncSignal
 from asyncsignal._backends import asyncio_running

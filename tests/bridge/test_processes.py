@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
-from backends import BACKENDS
 from bridge_support.peers import DEADLINE, Peer
+from support.backends import BACKENDS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -10,7 +10,7 @@ import gc
 import logging
 
 import pytest
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal.bridge._session import _cancel_and_wait
 from asyncsignal.bridge._transports.base import uninterrupted

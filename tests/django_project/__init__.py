@@ -1,4 +1,4 @@
-"""A small Django project for ``tests/test_django_orm.py``.
+"""A small Django project for ``tests/django/test_django_orm.py``.
 
 The app ``shop`` places orders; receivers of its ``order_placed`` signals write
 ``AuditRow``\\s through the ORM. The signal exists as ``django.dispatch.Signal``

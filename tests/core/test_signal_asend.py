@@ -17,13 +17,13 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from backends import (
+from receivers import Rendezvous, make_async, make_sync
+from support.backends import (
     ASYNCIO_BACKENDS,
     TRIO,
     UNRETRIEVED_EAGER_TASK_EXCEPTION,
     starts_receivers_eagerly,
 )
-from receivers import Rendezvous, make_async, make_sync
 
 from asyncsignal import AsyncSignal
 
@@ -482,3 +482,19 @@ async def test_receiver_tasks_are_named_after_their_receiver(
     await signal.asend(None)
     (name,) = names
     assert named_receiver.__qualname__ in name
+
+
+async def test_asend_skips_a_receiver_that_dies_during_the_dispatch() -> None:
+    signal = AsyncSignal()
+    log: list[str] = []
+    later = [make_sync(log, "later")]  # the only strong reference
+
+    def drop_later(**kwargs: Any) -> str:
+        later.clear()
+        return "dropped"
+
+    signal.connect(drop_later, weak=False)
+    signal.connect(later[0])
+    last = signal.connect(make_async(log, "last"), weak=False)
+    assert await signal.asend(None) == [(drop_later, "dropped"), (last, "last")]
+    assert "later" not in log

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 import pytest
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal, _dispatch
 from asyncsignal._context import run_sharing

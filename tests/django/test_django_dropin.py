@@ -15,7 +15,7 @@ import weakref
 from typing import Any
 
 import pytest
-from backends import ASYNCIO_BACKENDS, UNRETRIEVED_EAGER_TASK_EXCEPTION
+from support.backends import ASYNCIO_BACKENDS, UNRETRIEVED_EAGER_TASK_EXCEPTION
 
 pytest.importorskip("django")
 

@@ -25,6 +25,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 import trio
+from receivers import GENEROUS, Arrivals, Blocker, records_of, sleeper
 
 from asyncsignal import AsyncSignal, ReceiverTimeout
 
@@ -42,8 +43,6 @@ MECHANISMS = ["deadline", "scope.cancel", "native"]
 SHORT_TIMEOUT = 0.03
 #: Longer than SHORT_TIMEOUT: shielded work that must outlast it.
 SHIELDED_WORK = 0.06
-#: Upper bound for anything that must not hang; a passing test never waits it.
-GENEROUS = 5.0
 #: A receiver timeout no run reaches: a test that must not wait for it fails
 #: at GENEROUS (fail_after) long before.
 LONG = 60.0
@@ -96,68 +95,6 @@ async def cancel_caller(
                     group.start_soon(cancel_scope)
                     await call()
             assert scope.cancelled_caught
-
-
-def records_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "asyncsignal"]
-
-
-class Arrivals:
-    """Sets ``all_arrived`` once ``count`` parties have arrived."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.all_arrived = anyio.Event()
-
-    def arrive(self) -> None:
-        self.count -= 1
-        if self.count == 0:
-            self.all_arrived.set()
-
-
-class Blocker:
-    """A sync receiver that blocks its thread until the test releases it."""
-
-    def __init__(self, name: str = "blocker") -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.finished = threading.Event()
-        self.__qualname__ = name
-
-    def __call__(self, **kwargs: Any) -> str:
-        self.entered.set()
-        try:
-            self.release.wait(GENEROUS)
-        finally:
-            self.finished.set()
-        return "unblocked"
-
-    async def wait_entered(self) -> None:
-        assert await anyio.to_thread.run_sync(self.entered.wait, GENEROUS)
-
-    async def release_and_join(self) -> None:
-        """Release the thread and wait for its end, if it started: a thread
-        receiver that timed out before a worker took it up is never called."""
-        self.release.set()
-        if self.entered.is_set():
-            assert await anyio.to_thread.run_sync(self.finished.wait, GENEROUS)
-
-
-def sleeper(log: list[str], name: str, running: Arrivals | None = None) -> Any:
-    """An async receiver that sleeps for ever and records its cancellation."""
-
-    async def receiver(**kwargs: Any) -> str:
-        log.append(f"{name}:start")
-        if running is not None:
-            running.arrive()
-        try:
-            await anyio.sleep(10)
-        finally:
-            log.append(f"{name}:cancelled")
-        return "never"
-
-    receiver.__qualname__ = name
-    return receiver
 
 
 def shielded(

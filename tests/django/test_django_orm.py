@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from backends import ASYNCIO_BACKENDS, TRIO
+from support.backends import ASYNCIO_BACKENDS, TRIO
 
 # Django 5.0 brought Signal.asend and async receivers, which these tests compare.
 pytest.importorskip("django", minversion="5.0", reason="needs Django 5.0+")

@@ -2,7 +2,7 @@
 they make (one per receiver, bound method or dispatch_uid, and sender).
 
 Rejected input is covered by test_bad_input.py, weak references by
-test_weak_references.py, sender matching by test_senders.py.
+test_weak_references.py, sender matching by test_registry_senders.py.
 """
 
 from __future__ import annotations

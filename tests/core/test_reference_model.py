@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 import pytest
-from backends import BACKENDS_WITHOUT_EAGER
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,6 +31,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from receivers import Sender, make_async, make_sync
+from support.backends import BACKENDS_WITHOUT_EAGER
 
 from asyncsignal import AsyncSignal
 

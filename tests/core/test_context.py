@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal
 

@@ -17,8 +17,8 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import STRESS_BACKENDS
 from receivers import Sender
+from support.backends import STRESS_BACKENDS
 
 from asyncsignal import AsyncSignal
 

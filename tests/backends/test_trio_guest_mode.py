@@ -20,8 +20,8 @@ import anyio.to_thread
 import pytest
 import trio
 import trio.lowlevel
-from backends import ASYNCIO_BACKENDS
 from receivers import make_async, make_sync
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal
 

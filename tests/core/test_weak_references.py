@@ -3,7 +3,7 @@ receiver is never called and its registration disappears, even when it dies
 during a send or while asend is in flight; no cache, view or kept error keeps a
 receiver alive.
 
-Sender lifetimes are covered by test_senders.py.
+Sender lifetimes are covered by test_registry_senders.py.
 """
 
 from __future__ import annotations

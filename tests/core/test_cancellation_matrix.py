@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 import pytest
-from backends import ASYNCIO_BACKENDS
+from support.backends import ASYNCIO_BACKENDS
 
 from asyncsignal import AsyncSignal
 
