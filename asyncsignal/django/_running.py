@@ -33,7 +33,6 @@ __all__ = (
     "log_robust_failure",
     "logger",
     "run_concurrently",
-    "run_from_sync",
     "send_traced",
 )
 
@@ -82,22 +81,8 @@ def send_traced(
     responses = call_in_turn(signal, sync, sender, named, robust)
     if async_:
         later = [Later(receiver, None, True) for receiver in async_]
-        responses += run_from_sync(signal, later, sender, named, method)
-    return responses
-
-
-def run_from_sync(
-    signal: Signal,
-    later: list[Later],
-    sender: object,
-    named: dict[str, Any],
-    method: str,
-) -> Responses:
-    """``send``'s async receivers, run concurrently through asgiref's
-    ``async_to_sync`` (their thread-sensitive calls come back to this thread)."""
-    responses: Responses = async_to_sync(run_concurrently)(
-        signal, later, sender, named, method
-    )
+        run = async_to_sync(run_concurrently)
+        responses += run(signal, later, sender, named, method)
     return responses
 
 

@@ -34,10 +34,18 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
+
 from .. import _seam
 from .._backends import check_can_block
 from ._internals import LIVE_RECEIVERS
-from ._running import Later, claimed, log_robust_failure, run_from_sync, send_traced
+from ._running import (
+    Later,
+    claimed,
+    log_robust_failure,
+    run_concurrently,
+    send_traced,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,7 +64,8 @@ _GLOBALS: dict[str, Any] = {
     "check_can_block": check_can_block,
     "claimed": claimed,
     "Later": Later,
-    "run_from_sync": run_from_sync,
+    "async_to_sync": async_to_sync,
+    "run_concurrently": run_concurrently,
     "send_traced": send_traced,
     "log_failure": log_robust_failure,
     "LIVE": LIVE_RECEIVERS,
@@ -129,7 +138,8 @@ _GENERIC = """\
             continue
 {call}
     if §later:
-        §responses += §run_from_sync(self, §later, sender, §named, "{method}")
+        §run = §async_to_sync(§run_concurrently)
+        §responses += §run(self, §later, sender, §named, "{method}")
     return §responses
 """
 
