@@ -479,7 +479,9 @@ def test_a_weakly_connected_lambda_warns() -> None:
 def test_pending_policies_of_other_receivers_are_left_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dj._connecting, "_pending_policies", {(0, 0): (None, True, None, False)})
+    monkeypatch.setattr(
+        dj._connecting, "_pending_policies", {(0, 0): (None, True, None, False)}
+    )
     signal = Signal()
     signal.connect(sync_one)
     assert dj._connecting._pending_policies == {(0, 0): (None, True, None, False)}

@@ -36,8 +36,8 @@ this class, so Django's own signals and every app's are asyncsignal signals.
 from __future__ import annotations
 
 try:
-    import django  # noqa: F401  (the dependency this package is for)
     import asgiref.sync  # noqa: F401
+    import django  # noqa: F401  (the dependency this package is for)
 except ImportError as _missing:  # pragma: no cover - tested in a venv without Django
     raise ImportError(
         "asyncsignal.django needs Django; install it with "

@@ -35,7 +35,7 @@ def pending_policy(
         return _pending_policies.pop((id(signal), id(receiver)), None)
 
 
-def check_receiver_if_debug(receiver: object) -> bool:
+def check_receiver_if_debug(receiver: Callable[..., Any]) -> bool:
     """Whether ``receiver`` is async; under ``settings.DEBUG`` it is checked
     first (callable, accepts ``**kwargs``), the errors led by Django's sentence."""
     if not _debug():

@@ -44,7 +44,7 @@ class DjangoInternals(AsyncSignal):
                     "signal.receivers can be assigned only entries read from this "
                     f"signal's receivers, got {entry!r}; use connect()"
                 )
-            kept.append((entry.registration, entry.held))
+            kept.append(entry.saved)
         registry.replace(kept)
 
     @property
@@ -82,8 +82,8 @@ class _Entry(tuple):  # type: ignore[type-arg]
     """One item of Django's ``receivers`` list, knowing its registration."""
 
     registry: Registry
-    registration: Registration
-    held: object
+    #: The registration and what holds its sender: what ``replace`` takes.
+    saved: tuple[Registration, object]
 
     @classmethod
     def of(cls, registry: Registry, registration: Registration, held: object) -> _Entry:
@@ -97,8 +97,7 @@ class _Entry(tuple):  # type: ignore[type-arg]
         sender_ref = held if isinstance(held, weakref.ref) else None
         entry = cls(((key, sender_id), reference, sender_ref, registration.is_async))
         entry.registry = registry
-        entry.registration = registration
-        entry.held = held
+        entry.saved = (registration, held)
         return entry
 
 

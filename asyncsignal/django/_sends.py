@@ -214,12 +214,13 @@ def specialise(signal: Signal, named: dict[str, Any]) -> None:
     if "send" in signal.__dict__ or type(signal).send is not SEND:
         return
     keys = tuple(named)
-    send = _specialised_sends.get(keys, False)
-    if send is False:
-        if len(_specialised_sends) >= _SPECIALISED_LIMIT:
-            return
+    if keys in _specialised_sends:
+        send = _specialised_sends[keys]
+    elif len(_specialised_sends) < _SPECIALISED_LIMIT:
         plain = "signal" not in keys and all(map(_seam.is_plain_keyword, keys))
         send = _specialised_sends[keys] = _specialised(keys) if plain else None
+    else:
+        return
     if send is not None:
         signal.__dict__["send"] = types.MethodType(send, signal)
 

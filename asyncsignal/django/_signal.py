@@ -167,8 +167,8 @@ class Signal(DjangoInternals):
             batches, later = self._split(plan)
         robust = method == "asend_robust"
         responses: Responses = []
-        for in_thread, batch in batches:
-            if in_thread:
+        for threaded, batch in batches:
+            if threaded:
                 responses += await in_one_thread(self, batch, sender, named, robust)
             else:
                 responses += call_in_turn(self, batch, sender, named, robust)
