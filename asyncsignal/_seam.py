@@ -8,7 +8,7 @@ shows here, in one file.
 Subclasses customise two documented hooks instead, by overriding them:
 ``AsyncSignal._run_in_thread`` (how a ``thread=True`` receiver runs under
 ``asend``) and ``AsyncSignal._run_from_sync`` (how ``send`` runs its async
-receivers); ``asyncsignal.django`` does.
+receivers); ``asyncsignal.django`` overrides the first.
 """
 
 from __future__ import annotations
