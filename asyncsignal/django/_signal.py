@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .. import _seam
 from .._policies import resolve_policy
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from .._registry import Plan
 
-ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
 Responses = list[tuple[Any, Any]]
 
 __all__ = ("Signal",)
@@ -71,34 +70,31 @@ class Signal(DjangoInternals):
             # take the policies: accept them and hand them to ours.
             cls.connect = taking_policies(connect)  # type: ignore[method-assign,arg-type]
 
-    def connect(
-        self,
-        receiver: ReceiverT,
-        sender: object = None,
-        weak: bool = True,
-        dispatch_uid: Hashable | None = None,
-        *,
-        thread: bool | None = None,
-        timeout: float | None = None,
-        once: bool = False,
-    ) -> ReceiverT:
-        """As :meth:`asyncsignal.AsyncSignal.connect`, but as in Django the
-        receiver is checked (callable, accepts ``**kwargs``) only when
-        ``settings.DEBUG`` is on."""
-        pending = pending_policy(self, receiver)
-        if pending is not None:
-            _, thread, timeout, once = pending
-        is_async = check_receiver_if_debug(receiver)
-        policy = resolve_policy(
-            receiver, is_async, thread, timeout, once, self.thread, self.timeout
-        )
-        if weak and dies_at_once(receiver):
-            warn_weak(receiver)
-        with self.lock:
-            _seam.registry(self).connect(
-                receiver, sender, weak, dispatch_uid, is_async, policy
+    if not TYPE_CHECKING:
+        # Type checkers see AsyncSignal.connect's overloads: the parameters
+        # are the same, and one declaration of them is enough.
+
+        def connect(
+            self,
+            receiver=None,
+            sender=None,
+            weak=True,
+            dispatch_uid=None,
+            *,
+            thread=None,
+            timeout=None,
+            once=False,
+        ):
+            """As :meth:`asyncsignal.AsyncSignal.connect` (without
+            ``receiver``, a decorator), but as in Django the receiver is
+            checked (callable, accepts ``**kwargs``) only when
+            ``settings.DEBUG`` is on."""
+            if receiver is None:
+                policies = {"thread": thread, "timeout": timeout, "once": once}
+                return super().connect(None, sender, weak, dispatch_uid, **policies)
+            return _connect(
+                self, receiver, sender, weak, dispatch_uid, thread, timeout, once
             )
-        return receiver
 
     def disconnect(
         self,
@@ -195,3 +191,29 @@ class Signal(DjangoInternals):
 
     async def _run_in_thread(self, call: Callable[[], Any]) -> Any:
         return await in_thread(call)
+
+
+def _connect(
+    signal: Signal,
+    receiver: Callable[..., Any],
+    sender: object,
+    weak: bool,
+    dispatch_uid: Hashable | None,
+    thread: bool | None,
+    timeout: float | None,
+    once: bool,
+) -> Callable[..., Any]:
+    pending = pending_policy(signal, receiver)
+    if pending is not None:
+        _, thread, timeout, once = pending
+    is_async = check_receiver_if_debug(receiver)
+    policy = resolve_policy(
+        receiver, is_async, thread, timeout, once, signal.thread, signal.timeout
+    )
+    if weak and dies_at_once(receiver):
+        warn_weak(receiver)
+    with signal.lock:
+        _seam.registry(signal).connect(
+            receiver, sender, weak, dispatch_uid, is_async, policy
+        )
+    return receiver
