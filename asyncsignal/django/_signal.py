@@ -21,7 +21,7 @@ from ._running import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable
+    from collections.abc import Callable, Hashable
 
     from .._registry import Plan
 
@@ -42,24 +42,9 @@ class Signal(DjangoInternals):
 
     __slots__ = ("__dict__", "lock")
 
-    def __init__(
-        self,
-        providing_args: Iterable[str] | None = None,
-        use_caching: bool = False,
-        *,
-        name: str | None = None,
-        thread: bool = True,
-        timeout: float | None = None,
-    ) -> None:
-        # Django's signature is Signal(use_caching=False).
-        if isinstance(providing_args, bool):
-            providing_args, use_caching = None, providing_args  # type: ignore[unreachable]
-        super().__init__(
-            providing_args, use_caching, name=name, thread=thread, timeout=timeout
-        )
-        #: Held by ``connect`` and ``disconnect``, as Django's is: code that
-        #: saves and assigns ``receivers`` under it is not interleaved with them.
-        self.lock: threading.Lock = threading.Lock()
+    #: Held by ``connect`` and ``disconnect``, as Django's is: code that saves
+    #: and assigns ``receivers`` under it is not interleaved with them.
+    lock: threading.Lock
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -71,8 +56,26 @@ class Signal(DjangoInternals):
             cls.connect = taking_policies(connect)  # type: ignore[method-assign,arg-type]
 
     if not TYPE_CHECKING:
-        # Type checkers see AsyncSignal.connect's overloads: the parameters
-        # are the same, and one declaration of them is enough.
+        # Type checkers see AsyncSignal's declarations of these: the
+        # parameters are the same (thread's default aside), and one
+        # declaration of them is enough.
+
+        def __init__(
+            self,
+            providing_args=None,
+            use_caching=False,
+            *,
+            name=None,
+            thread=True,
+            timeout=None,
+        ):
+            # Django's signature is Signal(use_caching=False).
+            if isinstance(providing_args, bool):
+                providing_args, use_caching = None, providing_args
+            super().__init__(
+                providing_args, use_caching, name=name, thread=thread, timeout=timeout
+            )
+            self.lock = threading.Lock()
 
         def connect(
             self,
@@ -96,14 +99,9 @@ class Signal(DjangoInternals):
                 self, receiver, sender, weak, dispatch_uid, thread, timeout, once
             )
 
-    def disconnect(
-        self,
-        receiver: Callable[..., Any] | None = None,
-        sender: object = None,
-        dispatch_uid: Hashable | None = None,
-    ) -> bool:
-        with self.lock:
-            return _seam.registry(self).disconnect(receiver, sender, dispatch_uid)
+        def disconnect(self, receiver=None, sender=None, dispatch_uid=None):
+            with self.lock:
+                return _seam.registry(self).disconnect(receiver, sender, dispatch_uid)
 
     # -- sending (send and send_robust are generated: see _sends) -----------------
 
