@@ -53,7 +53,8 @@ class Signal(DjangoInternals):
         if code is not None and "thread" not in code.co_varnames:
             # A subclass written for Django (ModelSignal) whose connect does not
             # take the policies: accept them and hand them to ours.
-            cls.connect = taking_policies(connect)  # type: ignore[method-assign,arg-type]
+            # setattr: type checkers keep AsyncSignal.connect's declaration.
+            setattr(cls, "connect", taking_policies(connect))  # type: ignore[arg-type]  # noqa: B010
 
     if not TYPE_CHECKING:
         # Type checkers see AsyncSignal's declarations of these: the
