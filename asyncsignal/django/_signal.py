@@ -31,7 +31,8 @@ __all__ = ("Signal",)
 
 
 class Signal(DjangoInternals):
-    """``django.dispatch.Signal`` with asyncsignal's policies and extras.
+    """``django.dispatch.Signal`` with asyncsignal's policies and extras: an
+    :class:`asyncsignal.AsyncSignal` that behaves as Django's.
 
     Sync receivers default to ``thread=True``: under ``asend`` they run in one
     ``sync_to_async(thread_sensitive=True)`` call, as Django runs them;
