@@ -76,7 +76,9 @@ def _workload_lines(result: WorkloadResult, judged: bool) -> list[str]:
     workload = result.workload
     where = "" if workload.backend == "sync" else f", {workload.backend}"
     lines = [f"{workload.id} · {workload.title} ({_UNITS[workload.unit]}{where})"]
-    targets = {t.anchor: t for t in workload.targets}
+    # The rows show ours against each anchor; a variant's targets are listed
+    # under "Targets".
+    targets = {t.anchor: t for t in workload.targets if t.subject == OURS}
     for name in workload.contenders:
         row = f"  {name:<24}{_cell(result.outcomes.get(name))}"
         ratio = result.ratio(name) if name != OURS else None

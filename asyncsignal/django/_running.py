@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
@@ -44,13 +44,11 @@ logger: logging.Logger = logging.getLogger("django.dispatch")
 NO_POLICY = Policy()
 
 
-class Later(NamedTuple):
-    """A receiver that runs concurrently with the others: async, or sync with
-    a ``timeout`` (then in its own thread call, so that it can be abandoned)."""
-
-    receiver: Callable[..., Any]
-    timeout: float | None
-    is_async: bool
+#: A receiver that runs concurrently with the others, ``(receiver, timeout,
+#: is_async)``: async, or sync with a ``timeout`` (then in its own thread
+#: call, so that it can be abandoned). A plain tuple: ``asend`` makes one per
+#: receiver.
+Later = tuple["Callable[..., Any]", "float | None", bool]
 
 
 def claimed(
@@ -80,7 +78,7 @@ def send_traced(
     robust = method == "send_robust"
     responses = call_in_turn(signal, sync, sender, named, robust)
     if async_:
-        later = [Later(receiver, None, True) for receiver in async_]
+        later: list[Later] = [(receiver, None, True) for receiver in async_]
         run = async_to_sync(run_concurrently)
         responses += run(signal, later, sender, named, method)
     return responses
@@ -146,7 +144,7 @@ async def run_concurrently(
     """Run ``later`` concurrently in one context shared by them, copied back
     into the caller's at the end; settle their outcomes as Django does."""
     shared = contextvars.copy_context()
-    receivers = [each.receiver for each in later]
+    receivers = [receiver for receiver, _, _ in later]
     outcomes: list[Any] = [None] * len(later)
     runner = open_runner(outcomes, receivers, shared)
     try:
@@ -154,7 +152,7 @@ async def run_concurrently(
             for index, each in enumerate(later):
                 coro = _started(signal, each, sender, named, runner.errors, index)
                 if coro is not None:
-                    runner.start(coro, index, each.timeout)
+                    runner.start(coro, index, each[1])
         except BaseException:
             await _seam.abort_runner(runner, receivers, method)
             raise
@@ -179,9 +177,9 @@ def _started(
 ) -> Any:
     """The coroutine running ``each``, or ``None`` (its error in ``errors``)
     if calling it raised."""
-    receiver = each.receiver
+    receiver, _, is_async = each
     try:
-        if each.is_async:
+        if is_async:
             return receiver(signal=signal, sender=sender, **named)
         call = functools.partial(receiver, signal=signal, sender=sender, **named)
         return signal._run_in_thread(call)
@@ -196,12 +194,11 @@ def _settled(
     errors: dict[int, Exception],
     method: str,
 ) -> Responses:
-    if errors and method.endswith("_robust"):
-        for index in sorted(errors):
-            outcomes[index] = errors[index]
-            log_robust_failure(receivers[index], errors[index])
-    else:
+    if errors and not method.endswith("_robust"):
         _seam.raise_errors(errors, method)
+    for index in sorted(errors):
+        outcomes[index] = errors[index]
+        log_robust_failure(receivers[index], errors[index])
     return list(zip(receivers, outcomes, strict=True))
 
 

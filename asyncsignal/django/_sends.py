@@ -40,7 +40,6 @@ from .. import _seam
 from .._backends import check_can_block
 from ._internals import LIVE_RECEIVERS
 from ._running import (
-    Later,
     claimed,
     log_robust_failure,
     run_concurrently,
@@ -63,7 +62,6 @@ _GLOBALS: dict[str, Any] = {
     "publish_sync": _seam.publish_sync,
     "check_can_block": check_can_block,
     "claimed": claimed,
-    "Later": Later,
     "async_to_sync": async_to_sync,
     "run_concurrently": run_concurrently,
     "send_traced": send_traced,
@@ -134,7 +132,7 @@ _GENERIC = """\
     §later = []
     for §r, §registration in §claimed(self, §plan):
         if §registration.is_async:
-            §later.append(§Later(§r, §registration.policy.timeout, True))
+            §later.append((§r, §registration.policy.timeout, True))
             continue
 {call}
     if §later:
