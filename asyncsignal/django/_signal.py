@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _seam
 from .._policies import resolve_policy
-from .._receivers import dies_at_once, warn_weak
+from .._receivers import NO_RECEIVER, dies_at_once, warn_weak
 from . import _sends
 from ._connecting import check_receiver_if_debug, pending_policy, taking_policies
 from ._internals import LIVE_RECEIVERS, DjangoInternals
@@ -80,7 +80,7 @@ class Signal(DjangoInternals):
 
         def connect(
             self,
-            receiver=None,
+            receiver=NO_RECEIVER,
             sender=None,
             weak=True,
             dispatch_uid=None,
@@ -93,9 +93,15 @@ class Signal(DjangoInternals):
             ``receiver``, a decorator), but as in Django the receiver is
             checked (callable, accepts ``**kwargs``) only when
             ``settings.DEBUG`` is on."""
-            if receiver is None:
-                policies = {"thread": thread, "timeout": timeout, "once": once}
-                return super().connect(None, sender, weak, dispatch_uid, **policies)
+            if receiver is NO_RECEIVER:
+                return super().connect(
+                    sender=sender,
+                    weak=weak,
+                    dispatch_uid=dispatch_uid,
+                    thread=thread,
+                    timeout=timeout,
+                    once=once,
+                )
             return _connect(
                 self, receiver, sender, weak, dispatch_uid, thread, timeout, once
             )
