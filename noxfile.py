@@ -501,7 +501,7 @@ def bench_bridge(session: nox.Session) -> None:
 def django_suites(session: nox.Session) -> None:
     """Django's own signal tests and django-reversion's and
     django-simple-history's suites, unmodified, with and without
-    ``asyncsignal.django.install()`` (tests/django_suites/run.py; arguments
-    after -- go to it)."""
+    ``asyncsignal.django.install()``, and Django's wider modules (2,161 tests)
+    with it (tests/django_suites/run.py; arguments after -- go to it)."""
     _sync(session, groups=("django-suites",), extras=("django",))
     session.run("python", "tests/django_suites/run.py", *session.posargs)

@@ -44,6 +44,9 @@ class Features:
     typed: bool = False
     #: One subscription is entered per receiver, and no receiver is connected.
     subscribe: bool = False
+    #: Receivers are connected with ``weak=False`` (Django's and asyncsignal's
+    #: keyword; every library that takes it).
+    strong: bool = False
 
 
 #: A workload of plain signals and receivers, every library alike.

@@ -43,7 +43,12 @@ def _ratio_rows(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any, An
     for workload in data["workloads"]:
         if workload["curve"] is not None:
             continue
-        targets = {t["anchor"]: t for t in workload["targets"]}
+        # Ours against each anchor (a variant's targets are in the table).
+        targets = {
+            t["anchor"]: t
+            for t in workload["targets"]
+            if t.get("subject", "asyncsignal") == "asyncsignal"
+        }
         for anchor, ratio in workload["ratios"].items():
             target = targets.get(anchor)
             verdict = target["verdict"] if target else None

@@ -72,6 +72,8 @@ class Library:
         )
         sig = self.signal_for(dispatch)
         policy = self.policy(dispatch)
+        if dispatch.features.strong:
+            policy["weak"] = False
         sender: object = Model
         keep: list[object] = [receivers]
         if dispatch.senders:
@@ -243,6 +245,17 @@ class DjangoVariantLib(AsyncSignalLib):
         return Signal()
 
 
+class DjangoVariantInlineLib(DjangoVariantLib):
+    """``asyncsignal.django.Signal`` whose sync receivers are connected with
+    ``thread=False``: called in the event loop's thread under ``asend``, with
+    no ``sync_to_async`` hop (for receivers that do not use the ORM)."""
+
+    name = "asyncsignal.django, thread=False"
+
+    def policy(self, dispatch: Dispatch) -> dict[str, Any]:
+        return {**super().policy(dispatch), "thread": False}
+
+
 def _inline_sync_wrapper(receiver: Receiver) -> Callable[..., Any]:
     """blinker's ``_sync_wrapper``: call a sync receiver inline, in the loop."""
 
@@ -333,6 +346,7 @@ LIBRARIES: dict[str, Library] = {
     for lib in (
         AsyncSignalLib(),
         DjangoVariantLib(),
+        DjangoVariantInlineLib(),
         NoTimeoutLib(),
         UntypedLib(),
         ReceiversLib(),

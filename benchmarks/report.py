@@ -27,9 +27,10 @@ class WorkloadResult:
     outcomes: dict[str, Outcome]
     seconds: float
 
-    def ratio(self, anchor: str) -> Summary | None:
-        """Ours ÷ ``anchor``, paired round by round (both measured in turn)."""
-        ours, theirs = self.outcomes.get(OURS), self.outcomes.get(anchor)
+    def ratio(self, anchor: str, subject: str = OURS) -> Summary | None:
+        """``subject`` (ours unless said) ÷ ``anchor``, paired round by round
+        (both measured in turn)."""
+        ours, theirs = self.outcomes.get(subject), self.outcomes.get(anchor)
         if ours is None or theirs is None or ours.error or theirs.error:
             return None
         # Same length unless one failed midway: pair the rounds both finished.
@@ -39,7 +40,7 @@ class WorkloadResult:
 
     def verdict(self, target: Target, judged: bool) -> str:
         """PASS or FAIL against ``target``; a dash when not judged (smoke)."""
-        ratio = self.ratio(target.anchor)
+        ratio = self.ratio(target.anchor, target.subject)
         if not judged:
             return DASH
         if ratio is None:
@@ -75,7 +76,9 @@ def _workload_lines(result: WorkloadResult, judged: bool) -> list[str]:
     workload = result.workload
     where = "" if workload.backend == "sync" else f", {workload.backend}"
     lines = [f"{workload.id} · {workload.title} ({_UNITS[workload.unit]}{where})"]
-    targets = {t.anchor: t for t in workload.targets}
+    # The rows show ours against each anchor; a variant's targets are listed
+    # under "Targets".
+    targets = {t.anchor: t for t in workload.targets if t.subject == OURS}
     for name in workload.contenders:
         row = f"  {name:<24}{_cell(result.outcomes.get(name))}"
         ratio = result.ratio(name) if name != OURS else None
@@ -155,12 +158,14 @@ def render(results: list[WorkloadResult], meta: dict[str, Any]) -> str:
     if checks and judged:
         lines += ["", "Targets (asyncsignal ÷ anchor, median of paired ratios):"]
         for result, target in checks:
-            ratio = result.ratio(target.anchor)
+            ratio = result.ratio(target.anchor, target.subject)
             measured = f"{number(ratio.median)}{TIMES}" if ratio else "n/a"
             label = f" ({target.label})" if target.label else ""
+            subject = "" if target.subject == OURS else f"{target.subject} "
+            versus = f"{subject}vs {target.anchor}"
             lines.append(
-                f"  {result.verdict(target, judged):<5} {result.workload.id:<8} "
-                f"vs {target.anchor:<24}{measured:>9}  "
+                f"  {result.verdict(target, judged):<5} {result.workload.id:<9} "
+                f"{versus:<27}{measured:>9}  "
                 f"target ≤ {target.ratio:g}{TIMES}{label}"
             )
         counted = [(r, t) for r, t in checks if not t.label]
@@ -220,6 +225,7 @@ def to_json(results: list[WorkloadResult], meta: dict[str, Any]) -> dict[str, An
                 "targets": [
                     {
                         "anchor": target.anchor,
+                        "subject": target.subject,
                         "ratio": target.ratio,
                         "label": target.label or None,
                         "verdict": result.verdict(target, judged) if judged else None,

@@ -22,6 +22,10 @@ OURS = "asyncsignal"
 #: PERF.md's Turn-3 targets differ by Python: asyncio has eager tasks from 3.12.
 _NEWER = sys.version_info >= (3, 12)
 DJANGO = "django"
+#: asyncsignal.django.Signal, held to the same targets against Django.
+VARIANT = "asyncsignal.django"
+_W2 = 0.45 if _NEWER else 0.5
+_W4 = 0.1 if _NEWER else 0.15
 #: asyncsignal without the workload's feature (``libraries.py``): its anchor.
 NO_TIMEOUT = "asyncsignal, no timeout"
 UNTYPED = "asyncsignal, untyped"
@@ -42,11 +46,13 @@ _ASYNCIO_W3 = (
 
 @dataclass(frozen=True)
 class Target:
-    """PERF.md's target: ours ÷ ``anchor`` ≤ ``ratio`` (same run)."""
+    """PERF.md's target: ``subject`` (asyncsignal unless said) ÷ ``anchor`` ≤
+    ``ratio`` (same run)."""
 
     anchor: str
     ratio: float
     label: str = ""
+    subject: str = "asyncsignal"
 
 
 @dataclass(frozen=True)
@@ -188,8 +194,8 @@ def catalogue(mode: Mode) -> list[Workload]:
             "send, 0 receivers",
             "send",
             (),
-            (OURS, DJANGO, "asyncsignal.django", "blinker", "psygnal"),
-            targets=(Target(DJANGO, 1.0),),
+            (OURS, DJANGO, VARIANT, "blinker", "psygnal"),
+            targets=(Target(DJANGO, 1.0), Target(DJANGO, 1.0, subject=VARIANT)),
         ),
         _per_call(
             "W2",
@@ -199,15 +205,25 @@ def catalogue(mode: Mode) -> list[Workload]:
             (
                 OURS,
                 DJANGO,
-                "asyncsignal.django",
+                VARIANT,
                 "blinker",
                 "psygnal",
                 "raw: list comp",
             ),
             targets=(
-                Target(DJANGO, 0.45 if _NEWER else 0.5),
+                Target(DJANGO, _W2),
                 *((Target("raw: list comp", 2.5),) if _NEWER else ()),
+                Target(DJANGO, _W2, subject=VARIANT),
             ),
+        ),
+        _per_call(
+            "W2-strong",
+            "W2 with receivers held strongly (weak=False)",
+            "send",
+            kinds("sync", times=10),
+            (OURS, DJANGO, VARIANT),
+            targets=(Target(DJANGO, _W2), Target(DJANGO, _W2, subject=VARIANT)),
+            features=Features(strong=True),
         ),
         _per_call(
             "W2-typed",
@@ -268,8 +284,12 @@ def catalogue(mode: Mode) -> list[Workload]:
             "asend, 5 sync + 5 async receivers, interleaved",
             "asend",
             kinds("sync", "async", times=5),
-            (OURS, DJANGO, "asyncsignal.django", "blinker"),
-            targets=(Target(DJANGO, 0.1 if _NEWER else 0.15),),
+            (OURS, DJANGO, VARIANT, f"{VARIANT}, thread=False", "blinker"),
+            targets=(
+                Target(DJANGO, _W4),
+                Target(DJANGO, _W4, subject=VARIANT),
+                Target(DJANGO, _W4, subject=f"{VARIANT}, thread=False"),
+            ),
             note="blinker: _sync_wrapper calls sync receivers inline",
         ),
         _per_call(

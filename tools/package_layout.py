@@ -44,7 +44,6 @@ SEAM = f"{PACKAGE}._seam"
 #: Modules over MAX_LINES whose split is under way on another branch: reported
 #: with the rules, not failed. Remove an entry when its module is split.
 PENDING_SPLIT = {
-    f"{PACKAGE}.django": "split on the asyncsignal.django branch (issue 15)",
     f"{PACKAGE}.bridge._bridge": "grew past 400 with Bridge.register (issue 16); "
     "its split belongs to the bridge's branch",
 }

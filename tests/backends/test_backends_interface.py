@@ -14,7 +14,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import pytest
-from backends import RecordingSelectorLoop, loop_errors
+from support.backends import RecordingSelectorLoop, loop_errors
 
 from asyncsignal import AsyncSignal, _backends
 from asyncsignal._backends import SystemTask, _asyncio, _detect, _stepping, wakeup

@@ -212,8 +212,8 @@ def test_kwargs_are_checked_only_under_debug(monkeypatch: pytest.MonkeyPatch) ->
         pass
 
     signal.connect(no_kwargs)  # Django unconfigured: DEBUG is off
-    assert dj._debug() is False
-    monkeypatch.setattr(dj, "_debug", lambda: True)
+    assert dj._connecting._debug() is False
+    monkeypatch.setattr(dj._connecting, "_debug", lambda: True)
     with pytest.raises(ValueError, match=r"^Signal receivers must accept keyword"):
         signal.connect(no_kwargs, dispatch_uid="again")
     with pytest.raises(TypeError, match=r"^Signal receivers must be callable\."):
@@ -479,10 +479,12 @@ def test_a_weakly_connected_lambda_warns() -> None:
 def test_pending_policies_of_other_receivers_are_left_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dj, "_pending_policies", {(0, 0): (None, True, None, False)})
+    monkeypatch.setattr(
+        dj._connecting, "_pending_policies", {(0, 0): (None, True, None, False)}
+    )
     signal = Signal()
     signal.connect(sync_one)
-    assert dj._pending_policies == {(0, 0): (None, True, None, False)}
+    assert dj._connecting._pending_policies == {(0, 0): (None, True, None, False)}
 
 
 @asyncio_only
@@ -537,7 +539,7 @@ def test_send_skips_dead_receivers_and_claimed_once_ones(collect: Any) -> None:
 async def test_an_async_receiver_that_fails_to_start_is_isolated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dj, "_debug", lambda: False)  # no check at connect
+    monkeypatch.setattr(dj._connecting, "_debug", lambda: False)  # no check at connect
     signal = Signal()
 
     async def no_kwargs() -> str:  # Django checks this only under DEBUG
