@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from . import _dispatch
+from . import _dispatch, _inline_send, _outcomes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -128,10 +128,10 @@ def send_state_source(signal: str) -> dict[str, str]:
 
 #: Whether a payload key written as a keyword in generated source names itself
 #: (not a keyword, NFKC-normal, not starting with :data:`GENERATED_PREFIX`).
-is_plain_keyword: Callable[[str], bool] = _dispatch._is_plain_name
+is_plain_keyword: Callable[[str], bool] = _inline_send._is_plain_name
 
 #: The prefix of every name generated code uses besides payload keys.
-GENERATED_PREFIX: str = _dispatch._PREFIX
+GENERATED_PREFIX: str = _inline_send._PREFIX
 
 
 def run_in_thread(signal: AsyncSignal, call: Callable[[], Any]) -> Any:
@@ -201,4 +201,4 @@ async def wait_runner(
 def raise_errors(errors: dict[int, Exception], method: str) -> None:
     """Raise receivers' errors as the core's sends do: nothing if there is
     none, the error itself if one, an ``ExceptionGroup`` (by index) if more."""
-    _dispatch._settle([], [], errors, False, method)
+    _outcomes.settle([], [], errors, False, method)
