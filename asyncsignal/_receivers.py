@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import logging
 import os
 import sys
 import warnings
@@ -27,6 +28,7 @@ __all__ = (
     "Receivers",
     "dies_at_once",
     "receiver",
+    "report_died_unused",
     "warn_weak",
 )
 
@@ -50,6 +52,23 @@ def dies_at_once(receiver: object) -> bool:
     ``functools.partial`` made for the ``connect`` call."""
     return isinstance(receiver, functools.partial) or (
         getattr(receiver, "__name__", None) == "<lambda>"
+    )
+
+
+#: Where a weak receiver that died before it was ever called is reported.
+logger = logging.getLogger("asyncsignal")
+
+
+def report_died_unused(module: str | None, qualname: str | None) -> None:
+    """Log that a weakly connected receiver was garbage collected before any
+    send called it: nothing else referenced it (typically a function defined
+    inside another), so it could never run."""
+    logger.warning(
+        "receiver %s.%s was garbage collected before it was ever called: it "
+        "was connected weakly (the default) and nothing else referenced it. "
+        "Connect it with weak=False, or keep a reference to it.",
+        module,
+        qualname,
     )
 
 

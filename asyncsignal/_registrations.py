@@ -44,7 +44,7 @@ SenderKey = int
 #: Sender key of registrations made with ``sender=None``; ``id()`` is never 0.
 ANY_SENDER: SenderKey = 0
 
-_FIELDS = ("is_async", "key", "kind", "policy", "sender_key", "seq")
+_FIELDS = ("is_async", "key", "kind", "planned", "policy", "sender_key", "seq")
 
 
 class _Registration:
@@ -61,6 +61,9 @@ class _Registration:
     policy: Policy
     kind: int
     seq: int
+    #: Set when a plan first includes the registration (a send is about to
+    #: call it): a weak receiver that dies before is reported (the registry).
+    planned: bool
 
     def __init__(
         self,
@@ -77,12 +80,18 @@ class _Registration:
         self.policy = policy
         self.kind = _kind(is_async, policy)
         self.seq = -1
+        self.planned = False
 
 
 class _WeakRegistration(_Registration, weakref.ref[Receiver]):
-    """A receiver held weakly; calling it returns the receiver or ``None``."""
+    """A receiver held weakly; calling it returns the receiver or ``None``.
 
-    __slots__ = _FIELDS
+    ``label`` is the receiver's ``(module, qualified name)``, kept to name it
+    once it is gone (its strings outlive it: they are shared, not copied)."""
+
+    __slots__ = (*_FIELDS, "label")
+
+    label: tuple[str | None, str | None]
 
     def __new__(cls, receiver: Receiver, callback: Any, *_: Any) -> Self:
         return weakref.ref.__new__(cls, receiver, callback)
@@ -144,7 +153,7 @@ def new_registration(
         else _WeakRegistration
     )
     try:
-        return kind(receiver, died, key, sender_key, is_async, policy)
+        registration = kind(receiver, died, key, sender_key, is_async, policy)
     except TypeError:
         # For a bound method it is the instance that cannot be referenced.
         target = receiver.__self__ if isinstance(receiver, MethodType) else receiver
@@ -153,6 +162,11 @@ def new_registration(
             f"({type(target).__name__} objects do not support weak "
             "references); connect it with weak=False"
         ) from None
+    if isinstance(registration, _WeakRegistration):
+        # A function's own names; an instance's class's (its __call__).
+        named = receiver if hasattr(receiver, "__qualname__") else type(receiver)
+        registration.label = (named.__module__, named.__qualname__)
+    return registration
 
 
 def receiver_key(receiver: Receiver, dispatch_uid: Hashable | None) -> ReceiverKey:

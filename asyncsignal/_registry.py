@@ -12,10 +12,12 @@ garbage collector in any thread, even one that holds the lock.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
 from ._plans import NO_RECEIVERS, Plan, plan_of
+from ._receivers import report_died_unused
 from ._registrations import (
     ANY_SENDER,
     Registration,
@@ -86,8 +88,25 @@ class Registry:
     # -- weak-reference callbacks (any thread, possibly inside the GC) --------
 
     def _on_receiver_death(self, registration: Any) -> None:
+        if not registration.planned:
+            self._report_unused(registration)
         self._dead.append((registration.sender_key, registration.key))
         self._purge_soon()
+
+    def _report_unused(self, registration: Any) -> None:
+        # A weakly held function that dies before any send included it was
+        # most likely a nested function nothing else kept alive: say so,
+        # unless it was disconnected first, it is a bound method (those die
+        # with their instance by design) or the interpreter is exiting.
+        label = getattr(registration, "label", None)
+        group = self.by_sender.get(registration.sender_key)
+        if (
+            label is not None
+            and group is not None
+            and group.get(registration.key) is registration
+            and not sys.is_finalizing()
+        ):
+            report_died_unused(*label)
 
     def _on_sender_death(self, sender_ref: Any) -> None:
         self._dead.append((sender_ref.sender_key, None))
@@ -280,6 +299,8 @@ class Registry:
                     )
                 )
         plan = NO_RECEIVERS if self.muted else plan_of(registrations)
+        for registration in plan.registrations:
+            registration.planned = True
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[id(sender)] = plan
