@@ -26,6 +26,7 @@ __all__ = (
     "NO_RECEIVER",
     "NoReceiver",
     "Receivers",
+    "connecting",
     "dies_at_once",
     "receiver",
     "report_died_unused",
@@ -172,13 +173,6 @@ def receiver(
     :raises TypeError: ``signal`` is not a signal or a list or tuple of
         signals; what ``connect`` raises, when the function is decorated.
     """
-    signals = signal if isinstance(signal, (list, tuple)) else (signal,)
-    for each in signals:
-        if not callable(getattr(each, "connect", None)):
-            raise TypeError(
-                "receiver() takes a signal or a list or tuple of signals, got "
-                f"{type(each).__name__} {each!r}"
-            )
     options: dict[str, Any] = {
         "sender": sender,
         "weak": weak,
@@ -190,6 +184,26 @@ def receiver(
         options["timeout"] = timeout
     if once:
         options["once"] = once
+    return connecting(signal, options)
+
+
+def connecting(
+    signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
+    options: dict[str, Any],
+) -> Callable[[ReceiverT], ReceiverT]:
+    """The decorator connecting a function to ``signal`` (or to each signal of
+    a list or tuple) with ``connect(func, **options)``.
+
+    :raises TypeError: ``signal`` is not a signal or a list or tuple of
+        signals.
+    """
+    signals = signal if isinstance(signal, (list, tuple)) else (signal,)
+    for each in signals:
+        if not callable(getattr(each, "connect", None)):
+            raise TypeError(
+                "receiver() takes a signal or a list or tuple of signals, got "
+                f"{type(each).__name__} {each!r}"
+            )
 
     def decorator(func: ReceiverT) -> ReceiverT:
         for each in signals:

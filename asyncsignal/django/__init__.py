@@ -44,7 +44,7 @@ except ImportError as _missing:  # pragma: no cover - tested in a venv without D
         "pip install 'asyncsignal[django]'"
     ) from _missing
 
-from .._receivers import receiver as receiver
+from ._connecting import receiver as receiver
 from ._install import install as install
 from ._running import logger as logger
 from ._signal import Signal as Signal
@@ -52,6 +52,6 @@ from ._signal import Signal as Signal
 __all__ = ("Signal", "install", "receiver")
 
 # Tracebacks, reprs and the docs show the public path.
-for _public in (Signal, install):
+for _public in (Signal, install, receiver):
     _public.__module__ = __name__
 del _public

@@ -7,17 +7,39 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._callables import check_receiver, is_async_callable
 from .._policies import resolve_policy
+from .._receivers import connecting
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .._signal import AsyncSignal
     from ._signal import Signal
 
-__all__ = ("check_receiver_if_debug", "pending_policy", "taking_policies")
+__all__ = ("check_receiver_if_debug", "pending_policy", "receiver", "taking_policies")
+
+ReceiverT = TypeVar("ReceiverT", bound="Callable[..., Any]")
+
+
+def receiver(
+    signal: AsyncSignal | list[AsyncSignal] | tuple[AsyncSignal, ...],
+    **kwargs: Any,
+) -> Callable[[ReceiverT], ReceiverT]:
+    """Django's ``@receiver``: connect the decorated function to ``signal`` (or
+    to each signal of a list or tuple) with ``signal.connect(func, **kwargs)``
+    and return it unchanged. Any keyword the signal's ``connect`` takes is
+    passed on: asyncsignal's policies (``thread``, ``timeout``, ``once``) and
+    a subclass's own, such as Django's ``ModelSignal``'s ``apps``. (The typed
+    :func:`asyncsignal.receiver` takes asyncsignal's options only.)
+
+    :raises TypeError: ``signal`` is not a signal or a list or tuple of
+        signals; what ``connect`` raises, when the function is decorated.
+    """
+    return connecting(signal, kwargs)
+
 
 #: Policies given to a subclass's ``connect`` that does not take them:
 #: (id(signal), id(receiver)) -> (receiver, thread, timeout, once).

@@ -634,3 +634,29 @@ def test_connect_without_a_receiver_is_a_decorator_with_the_options() -> None:
 
     assert signal.send(None) == [(handler, "h")]
     assert signal.send(None) == []  # once=True
+
+
+def test_receiver_passes_any_connect_keyword_as_djangos_does() -> None:
+    """Django's @receiver forwards **kwargs: a subclass's own connect keyword
+    (ModelSignal's ``apps``) and asyncsignal's policies both reach connect."""
+    seen: dict[str, Any] = {}
+
+    class WithApps(Signal):
+        def connect(  # type: ignore[override]
+            self, receiver: Any, sender: object = None, apps: Any = None, **kw: Any
+        ) -> Any:
+            seen["apps"] = apps
+            return super().connect(receiver, sender, **kw)
+
+    signal = WithApps()
+
+    @dj.receiver(signal, apps="the registry", weak=False, once=True)
+    def handler(**kwargs: Any) -> str:
+        return "h"
+
+    assert seen == {"apps": "the registry"}
+    assert signal.send(None) == [(handler, "h")]
+    assert signal.send(None) == []  # once=True reached connect
+    assert dj.receiver.__module__ == "asyncsignal.django"
+    with pytest.raises(TypeError, match="receiver\\(\\) takes a signal"):
+        dj.receiver(42)  # type: ignore[arg-type]
