@@ -1,17 +1,18 @@
 """Signed envelopes (``Bridge(secret=...)``): the secrets become HMAC keys
 (:func:`keys_of`); the first key signs (:func:`sign`), and an envelope is
 accepted if any key verifies it (:func:`verify`). The signature is an
-HMAC-SHA256 of every byte before it, in a fixed-size trailer
+HMAC-SHA256 (RFC 2104) of every byte before it, in a fixed-size trailer
 ``,"sig":"<64 hex digits>"}`` that is checked before anything is parsed."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import NamedTuple
 
 from ._reject import Reject
 
-__all__ = ("SIG_ROOM", "keys_of", "macs_of", "sign", "verify")
+__all__ = ("SIG_ROOM", "Mac", "keys_of", "macs_of", "sign", "verify")
 
 #: A signed envelope ends with ``,"sig":"<64 hex digits>"}`` instead of ``}``.
 _SIG_HEAD = b',"sig":"'
@@ -47,27 +48,59 @@ def keys_of(secret: object) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def macs_of(keys: tuple[bytes, ...]) -> tuple[hmac.HMAC, ...]:
-    """An HMAC-SHA256 of each key, fed nothing yet: :func:`sign` and
-    :func:`verify` copy it for each envelope, which skips the key's set-up
-    (a third of a one-shot ``hmac.digest``). Copying is thread-safe."""
-    return tuple(hmac.new(key, digestmod=hashlib.sha256) for key in keys)
+#: SHA-256's block size, and HMAC's pads (RFC 2104).
+_BLOCK = 64
+_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
+_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
 
 
-def _hex_mac(mac: hmac.HMAC, data: bytes) -> bytes:
-    each = mac.copy()
-    each.update(data)
-    return each.hexdigest().encode()
+class Mac(NamedTuple):
+    """HMAC-SHA256 with one key, as two SHA-256 states that have hashed the
+    key's inner and outer pads: :func:`sign` and :func:`verify` copy them
+    for each envelope, which skips the key's set-up. Copying is
+    thread-safe. (``hmac.HMAC.copy()`` costs about 0.5 µs more per envelope,
+    in Python code around the same C hashes.)"""
+
+    inner: hashlib._Hash
+    outer: hashlib._Hash
 
 
-def sign(mac: hmac.HMAC, data: bytes) -> bytes:
+def macs_of(keys: tuple[bytes, ...]) -> tuple[Mac, ...]:
+    """A :class:`Mac` of each key."""
+    macs = []
+    for key in keys:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        macs.append(
+            Mac(
+                hashlib.sha256(key.translate(_INNER_PAD)),
+                hashlib.sha256(key.translate(_OUTER_PAD)),
+            )
+        )
+    return tuple(macs)
+
+
+def _hex_mac(mac: Mac, data: bytes) -> bytes:
+    """The HMAC of ``data``, as 64 lowercase hex digits."""
+    inner = mac.inner.copy()
+    inner.update(data)
+    outer = mac.outer.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest().encode()
+
+
+def sign(mac: Mac, data: bytes) -> bytes:
     """``data`` (an envelope up to its ``seq``, without the closing ``}``)
     completed with its signature trailer (``mac``: from :func:`macs_of`)."""
     return data + _SIG_HEAD + _hex_mac(mac, data) + b'"}'
 
 
-def verify(macs: tuple[hmac.HMAC, ...], data: bytes) -> None:
-    """:raises Reject: ``data`` has no signature that one key makes."""
+def verify(macs: tuple[Mac, ...], data: bytes) -> bytes:
+    """The envelope in ``data`` without its signature trailer (ending ``}``
+    where the trailer began), once a key verifies it.
+
+    :raises Reject: ``data`` has no signature that one key makes."""
     if not (len(data) > SIG_ROOM + 1 and data.endswith(b'"}')):
         raise Reject("it is not signed")
     split = len(data) - SIG_ROOM - 1
@@ -80,3 +113,4 @@ def verify(macs: tuple[hmac.HMAC, ...], data: bytes) -> None:
         valid |= hmac.compare_digest(_hex_mac(each, signed), mac)
     if not valid:
         raise Reject("its signature is not valid for this bridge's secret")
+    return signed + b"}"

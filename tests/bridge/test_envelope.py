@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
+import hmac
 import json
 import re
 import sys
@@ -30,7 +32,7 @@ from asyncsignal.bridge._envelope import (
     nesting_over,
 )
 from asyncsignal.bridge._reject import Reject
-from asyncsignal.bridge._signing import keys_of
+from asyncsignal.bridge._signing import keys_of, macs_of, sign, verify
 
 ORIGIN = "0123456789abcdef" * 2
 OTHER = "fedcba9876543210" * 2
@@ -158,7 +160,62 @@ def test_sends_are_held_to_the_limits_receivers_enforce() -> None:
         wire.encode("s", None, {"k" * (MAX_NAME + 1): 1})
 
 
+def test_a_payload_argument_name_is_checked_at_any_message_size() -> None:
+    # The check is skipped only where the message is too short to hold such
+    # a name besides the fields: just over the limit, it holds.
+    name = "x" * (MAX_NAME + 1)
+    shortest = raw(signal="", sender=0, kwargs={name: 0}).replace(b" ", b"")
+    with pytest.raises(Reject, match="a payload argument's name is over"):
+        Wire(ORIGIN, MAX_BYTES).decode(shortest)
+    assert Wire(ORIGIN, MAX_BYTES).decode(shortest.replace(b"x", b"", 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
+def test_payloads_encode_as_the_json_module_encodes_them(value: Any) -> None:
+    wire = Wire(ORIGIN, MAX_BYTES)
+    body = wire.encode("s", None, {"value": value})
+    expected = json.dumps(
+        {"value": value}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
+    assert f'"kwargs":{expected},"seq":'.encode() in body
+
+
+def test_a_payload_json_cannot_hold_is_refused_naming_its_argument() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    wire = Wire(ORIGIN, MAX_BYTES)
+    with pytest.raises(TypeError, match="'loop' is not JSON-serialisable .Circular"):
+        wire.encode("s", None, {"ok": 1, "loop": loop})
+    with pytest.raises(TypeError, match="'nan' is not JSON-serialisable .Out of range"):
+        wire.encode("s", None, {"nan": float("nan")})
+
+
 # -- signing -----------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    key=st.binary(min_size=1, max_size=200)
+    | st.sampled_from([b"k" * 63, b"k" * 64, b"k" * 65]),
+    data=st.binary(min_size=1, max_size=300),
+)
+def test_signatures_are_hmac_sha256_of_the_envelope(key: bytes, data: bytes) -> None:
+    (mac,) = macs_of((key,))
+    signed = sign(mac, data)
+    expected = hmac.new(key, data, hashlib.sha256).hexdigest().encode()
+    assert signed == data + b',"sig":"' + expected + b'"}'
+    assert verify((mac,), signed) == data + b"}"
 
 
 def test_a_signed_message_verifies_with_any_listed_key_and_no_other() -> None:
