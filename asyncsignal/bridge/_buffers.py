@@ -234,12 +234,14 @@ class Inbox(_Batches["bytes | Down | Up"]):
     itself (brokers echo them) are dropped on arrival, by their prefix.
     """
 
-    __slots__ = ("_echo", "_overflow", "max_bytes")
+    __slots__ = ("_echo", "_overflow", "_thread", "max_bytes")
 
     def __init__(self, max_bytes: int, echo_prefix: bytes) -> None:
+        """Made in the dispatcher's thread."""
         super().__init__()
         self.max_bytes = max_bytes
         self._echo = echo_prefix
+        self._thread = threading.get_ident()
         self._overflow = DropWarning(
             "the incoming buffer is full (max_buffer_bytes=%(max_bytes)d): "
             "receivers do not keep up, dropped the %(count)d oldest incoming "
@@ -248,12 +250,14 @@ class Inbox(_Batches["bytes | Down | Up"]):
 
     def deliver(self, message: bytes) -> bool:
         """Queue a message from the broker (any thread, never waits); return
-        whether it woke the dispatcher. A broker's reader that is on the
-        dispatcher's loop then yields once, so that the dispatcher runs
-        before the reader goes on reading: that is the latency of the event."""
+        whether it woke the dispatcher on this thread's loop. The broker's
+        reader then yields once, so that the dispatcher runs before the
+        reader goes on reading: that is the latency of the event. (A reader
+        in the helper thread has nothing to yield to: its turn of the loop
+        would only hold the GIL that the woken dispatcher needs.)"""
         if message.startswith(self._echo):
             return False
-        return self.put(message)
+        return self.put(message) and threading.get_ident() == self._thread
 
     def put(self, item: bytes | Down | Up) -> bool:
         """Queue a message or a connection change; any thread, never waits.
