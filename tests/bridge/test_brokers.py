@@ -54,6 +54,21 @@ async def test_events_cross_and_a_process_never_gets_its_own_back(
     assert a.bridge.lost == b.bridge.missed == b.bridge.rejected == 0
 
 
+@pytest.mark.parametrize("protocol", ["2", "3"])
+async def test_redis_urls_choosing_either_protocol_carry_events(
+    redis_server: Server, protocol: str
+) -> None:
+    # The bridge asks for RESP2; a URL's ?protocol= wins over it.
+    url = f"{redis_server.url}?protocol={protocol}"
+    a, b = Peer(url), Peer(url)
+    async with a.bridge, b.bridge:
+        for n in range(3):
+            await a.order_placed.asend(None, origin="a", n=n)
+        await b.wait_orders(3)
+    assert b.numbers("a") == [0, 1, 2]
+    assert b.bridge.rejected == 0
+
+
 async def test_malformed_messages_are_rejected_and_logged(
     broker: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
