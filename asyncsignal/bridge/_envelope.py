@@ -91,7 +91,9 @@ _SCALARS = (str, int, float, bool)
 
 #: The bytes of the shortest envelope, with no payload: its fields take that
 #: much of any envelope.
-_FIELDS = len(f'{{"v":1,"origin":"{"0" * 32}","signal":"","sender":0,"kwargs":{{}},"seq":1}}')
+_FIELDS = len(
+    f'{{"v":1,"origin":"{"0" * 32}","signal":"","sender":0,"kwargs":{{}},"seq":1}}'
+)
 
 _CANNOT_SHARE = "this send of the shared signal {!r} cannot reach other processes"
 

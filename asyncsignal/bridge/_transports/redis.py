@@ -75,7 +75,8 @@ class _RedisSession:
         self._channel = channel
         self._deliver = deliver
         self._pubsub: PubSub = client.pubsub()
-        self._publisher: AbstractConnection = client.connection_pool.make_connection()
+        pool = client.connection_pool
+        self._publisher: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
 
     async def subscribe(self) -> None:
         await self._pubsub.subscribe(self._channel)
@@ -84,7 +85,7 @@ class _RedisSession:
         await self._pubsub.get_message(timeout=None)
         # And open the publishing connection now, not at the first send.
         publisher = self._publisher
-        await publisher.connect()
+        await publisher.connect()  # type: ignore[no-untyped-call]
         await publisher.send_packed_command(publisher.pack_command("PING"), False)
         await publisher.read_response()
 
