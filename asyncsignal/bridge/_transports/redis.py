@@ -1,17 +1,17 @@
 """Redis and Valkey pub/sub through redis-py's asyncio client (``redis.asyncio``).
 
 Each session holds two connections: one subscribed to the bridge's channel,
-one publishing (and the client's pool opens a third for the heartbeat's
-pings). redis-py's own retries are switched off: a failed command ends the
-session, and the bridge's session loop reconnects (and resubscribes) with its
-backoff, so that every outage is seen, counted and announced.
+one publishing (the heartbeat's pings go there too). redis-py's own retries
+are switched off: a failed command ends the session, and the bridge's session
+loop reconnects (and resubscribes) with its backoff, so that every outage is
+seen, counted and announced.
 
 The publishing connection is the session's own, made by the client's pool but
 never returned to it, and driven through redis-py's connection interface
-(``send_packed_command``, ``read_response``): one task publishes, so no pool,
-lock or retry wrapper is needed around each ``PUBLISH``. That path is the
-latency of every event (the client's ``publish()`` took about 30 µs more of
-CPU per call, measured here with redis-py 8.1).
+(``send_packed_command``, ``read_response``), not through the pool, its lock
+and the retry wrapper of the client's commands: that path is the latency of
+every event (the client's ``publish()`` took about 30 µs more of CPU per call,
+measured here with redis-py 8.1).
 """
 
 from __future__ import annotations
@@ -63,7 +63,14 @@ class RedisBroker:
 
 
 class _RedisSession:
-    __slots__ = ("_channel", "_client", "_deliver", "_publisher", "_pubsub")
+    __slots__ = (
+        "_channel",
+        "_client",
+        "_deliver",
+        "_publisher",
+        "_publishing",
+        "_pubsub",
+    )
 
     def __init__(
         self,
@@ -77,6 +84,9 @@ class _RedisSession:
         self._pubsub: PubSub = client.pubsub()
         pool = client.connection_pool
         self._publisher: AbstractConnection = pool.make_connection()  # type: ignore[no-untyped-call]
+        #: Held for a command and its replies on the publishing connection:
+        #: the publisher's and the heartbeat's tasks share it.
+        self._publishing = asyncio.Lock()
 
     async def subscribe(self) -> None:
         await self._pubsub.subscribe(self._channel)
@@ -84,24 +94,28 @@ class _RedisSession:
         # nothing published to the channel is missed.
         await self._pubsub.get_message(timeout=None)
         # And open the publishing connection now, not at the first send.
-        publisher = self._publisher
-        await publisher.connect()  # type: ignore[no-untyped-call]
-        await publisher.send_packed_command(publisher.pack_command("PING"), False)
-        await publisher.read_response()
+        await self._publisher.connect()  # type: ignore[no-untyped-call]
+        await self.ping()
 
     async def publish(self, batch: list[bytes]) -> None:
         publisher, channel = self._publisher, self._channel
         # A batch takes one write and one round trip (not a transaction).
-        await publisher.send_packed_command(
+        await self._round_trip(
             publisher.pack_command("PUBLISH", channel, batch[0])
             if len(batch) == 1
             else publisher.pack_commands([("PUBLISH", channel, d) for d in batch]),
-            False,  # no health check: the heartbeat checks the broker
+            len(batch),
         )
-        for _ in batch:
-            # Raises an error reply; a broken connection raises
-            # ConnectionError (redis-py's) and ends the session.
-            await publisher.read_response()
+
+    async def _round_trip(self, command: list[bytes], replies: int) -> None:
+        publisher = self._publisher
+        async with self._publishing:
+            # No health check: the heartbeat checks the broker.
+            await publisher.send_packed_command(command, False)
+            for _ in range(replies):
+                # Raises an error reply; a broken connection raises
+                # ConnectionError (redis-py's) and ends the session.
+                await publisher.read_response()
 
     async def receive(self) -> None:
         deliver, read = self._deliver, self._pubsub.parse_response
@@ -114,7 +128,7 @@ class _RedisSession:
                 await asyncio.sleep(0)  # the dispatcher first
 
     async def ping(self) -> None:
-        await self._client.ping()
+        await self._round_trip(self._publisher.pack_command("PING"), 1)
 
     async def aclose(self) -> None:
         try:
