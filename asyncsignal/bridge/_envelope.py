@@ -48,12 +48,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._codecs import Codecs
+from ._json import unchecked_dumps
 from ._reject import Reject, short_repr, shorten
 from ._senders import sender_ref
 from ._signing import SIG_ROOM, macs_of, sign, verify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from ._codecs import Codec
 
@@ -143,7 +144,7 @@ class Wire:
             separators=(",", ":"),
             default=codecs.encode,
         ).encode
-        self._dumps = _unchecked_dumps(codecs.encode) or self._dumps_checked
+        self._dumps = unchecked_dumps(codecs.encode) or self._dumps_checked
         # raw_decode: decode() also matches whitespace around the document,
         # twice a regular expression per event.
         self._loads_plain = json.JSONDecoder().raw_decode
@@ -393,36 +394,6 @@ def _why_sender_cannot_cross(sender: object) -> str:
         f"pydantic model, bridge.register_codec({name}, encode, decode) for "
         "any other class"
     )
-
-
-def _unchecked_dumps(default: Callable[[Any], Any]) -> Callable[[Any], str] | None:
-    """``json.JSONEncoder(...).encode`` as :class:`Wire` makes it, without its
-    check for circular references, and made once instead of at every call
-    (1.6 against 2.7 µs for a 150-byte payload); ``None`` where the json
-    module has no C encoder. A circular payload then fails with
-    ``RecursionError``, which :meth:`Wire.encode` catches (and explains with
-    the checked encoder). The check's table would be shared by every
-    thread that sends."""
-    try:
-        from _json import make_encoder
-    except ImportError:  # pragma: no cover - CPython has it
-        return None
-    encoder = make_encoder(
-        None,  # the markers of the circular check
-        default,
-        json.encoder.encode_basestring,
-        None,  # indent
-        ":",
-        ",",
-        False,  # sort_keys
-        False,  # skipkeys
-        False,  # allow_nan
-    )
-
-    def dumps(value: Any) -> str:
-        return "".join(encoder(value, 0))
-
-    return dumps
 
 
 class _CannotCross(Exception):
