@@ -43,10 +43,7 @@ SIGNAL_CLASS = "AsyncSignal"
 SEAM = f"{PACKAGE}._seam"
 #: Modules over MAX_LINES whose split is under way on another branch: reported
 #: with the rules, not failed. Remove an entry when its module is split.
-PENDING_SPLIT = {
-    f"{PACKAGE}.bridge._bridge": "grew past 400 with Bridge.register (issue 16); "
-    "its split belongs to the bridge's branch",
-}
+PENDING_SPLIT: dict[str, str] = {}
 #: Module-level imports of these are the backends' business.
 BACKEND_LIBRARIES = ("asyncio", "trio")
 BACKEND_OWNERS = (f"{PACKAGE}._backends", f"{PACKAGE}.bridge")

@@ -51,6 +51,7 @@ delivered as usual.
 #   _buffers.py         the outbox and the inbox, between the two sides
 #   _session.py         the (re)connect loop, on asyncio
 #   _helper_thread.py   where that loop runs: this loop, or a thread on trio
+#   _run.py             one run (async with): the session and the dispatcher
 #   _transports/        one broker per file, behind base.py's protocols
 #   _urls.py            broker URLs without their credentials
 

@@ -4,22 +4,19 @@ with``, :meth:`Bridge.wait_connected`). The module docstring of
 
 from __future__ import annotations
 
-import logging
 import uuid
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 
-from .._backends import SystemTask, asyncio_running, wakeup
 from .._signal import AsyncSignal
-from ._buffers import Inbox, Outbox
+from ._buffers import Outbox
 from ._codecs import Codec, class_codec
 from ._envelope import Wire
-from ._helper_thread import Runner
 from ._incoming import Dispatcher
-from ._session import State, serve
+from ._run import Run, start_run
+from ._session import State
 from ._settings import check_channel, check_size, check_timeout, check_url
 from ._share import Share, is_new_share
 from ._signing import keys_of
@@ -35,8 +32,6 @@ if TYPE_CHECKING:
     from ._transports.base import Broker
 
 __all__ = ("SIGNED_MAX_AGE", "Bridge")
-
-logger = logging.getLogger("asyncsignal.bridge")
 
 #: Seconds a signed event is accepted for after it was sent (see Origins).
 SIGNED_MAX_AGE = 300.0
@@ -119,7 +114,7 @@ class Bridge:
         self._shares: dict[str, Share] = {}
         self._outbox = Outbox(max_buffer_bytes, self._wire.finish)
         self._state = State()
-        self._running: tuple[Runner, SystemTask] | None = None
+        self._running: Run | None = None
         # From the start of __aenter__ to the end of __aexit__: set before
         # entering awaits anything, so that a second entry fails at once.
         self._entered = False
@@ -299,41 +294,18 @@ class Bridge:
         # made the bridge (gunicorn --preload) must not take each other's
         # events for their own echoes.
         self._wire.rebase(uuid.uuid4().hex)
-        inbox = Inbox(self.max_buffer_bytes, self._wire.echo_prefix)
-        first_attempt = wakeup()
-        runner = Runner(
-            partial(
-                serve,
-                broker,
-                self._outbox,
-                inbox,
-                self._state,
-                self.timeout,
-                self._public_url,
-                first_attempt.set,
-            ),
-            # redis.asyncio and nats-py need asyncio: on trio they get a
-            # loop of their own in a helper thread.
-            in_thread=not asyncio_running(),
+        self._running = await start_run(
+            broker,
+            self._wire,
+            self._outbox,
+            self._state,
+            self._dispatcher,
+            max_buffer_bytes=self.max_buffer_bytes,
+            timeout=self.timeout,
+            public_url=self._public_url,
+            subscribe=self._subscribe_all,
+            unsubscribe=self._unsubscribe_all,
         )
-        # Made now, so that the dispatcher can cancel it: entered once started.
-        self._dispatcher.new_block()
-        dispatcher = SystemTask(
-            partial(self._dispatcher.run, inbox),
-            name="asyncsignal.bridge dispatcher",
-        )
-        runner.start()
-        try:
-            # The attempt is bounded by `timeout`; this bound is a safety net.
-            with anyio.move_on_after(self.timeout + 5):
-                await first_attempt.wait()
-            for share in self._shares.values():
-                share.subscribe()
-        except BaseException:
-            self._unsubscribe_all()
-            await self._shut_down(runner, dispatcher)
-            raise
-        self._running = (runner, dispatcher)
         # Left by __aexit__: it spans the block.
         self._dispatcher.block.__enter__()
         return self
@@ -365,7 +337,7 @@ class Bridge:
                     await self._outbox.wait_idle()
         finally:
             try:
-                await self._shut_down(*running)
+                await running.stop()
             finally:
                 self._entered = False
         interrupt = self._dispatcher.interrupt
@@ -392,15 +364,9 @@ class Bridge:
         if not await self._state.wait_connected():
             raise RuntimeError(f"{self!r} stopped before it connected")
 
-    async def _shut_down(self, runner: Runner, dispatcher: SystemTask) -> None:
-        with anyio.CancelScope(shield=True):
-            if not await runner.stop(self.timeout + 5):  # pragma: no cover
-                logger.error(
-                    "bridge %s: the broker connection did not close in time",
-                    self._public_url,
-                )
-            self._outbox.close()
-            await dispatcher.stop()
+    def _subscribe_all(self) -> None:
+        for share in self._shares.values():
+            share.subscribe()
 
     def _unsubscribe_all(self) -> None:
         for share in self._shares.values():
