@@ -177,7 +177,11 @@ def _sync(
 @nox.session(tags=["check"])
 def lint(session: nox.Session) -> None:
     """ruff, mypy --strict (as the oldest and newest Python), pyright --verifytypes."""
-    _sync(session, groups=("lint",), extras=("django", "trio", "redis", "nats"))
+    _sync(
+        session,
+        groups=("lint",),
+        extras=("django", "trio", "redis", "nats", "opentelemetry"),
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     for version in (OLDEST, NEWEST):
@@ -187,8 +191,9 @@ def lint(session: nox.Session) -> None:
     session.run("pyright", "--project", "tests/typing", "tests/typing")
 
 
-#: The extras the suite needs (the bridge's brokers, Django, trio).
-TEST_EXTRAS = ("django", "trio", "redis", "nats")
+#: The extras the suite needs (the bridge's brokers, Django, trio,
+#: OpenTelemetry's API; its SDK is in the test group).
+TEST_EXTRAS = ("django", "trio", "redis", "nats", "opentelemetry")
 
 
 def _suite(session: nox.Session, version: str) -> list[str]:
@@ -390,7 +395,7 @@ def docs(session: nox.Session) -> None:
     build); ``--fresh-env`` re-reads every page, so none escapes by being
     cached. Arguments after -- go to sphinx-build.
     """
-    _sync(session, groups=("docs",), extras=("django",))
+    _sync(session, groups=("docs",), extras=("django", "opentelemetry"))
     session.run(
         "sphinx-build",
         "-W",
@@ -476,8 +481,16 @@ def packaging(session: nox.Session) -> None:
 @nox.session(python=ON_HOST, default=False)
 def bench(session: nox.Session) -> None:
     """The benchmark suite (arguments after -- go to benchmarks/run.py)."""
-    _sync(session, groups=("bench",), extras=("django", "trio"))
+    _sync(session, groups=("bench",), extras=("django", "trio", "opentelemetry"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(name="bench-observers", python=ON_HOST, default=False)
+def bench_observers(session: nox.Session) -> None:
+    """What observers and asyncsignal.opentelemetry cost (arguments after --
+    go to benchmarks/observers.py)."""
+    _sync(session, groups=("bench",), extras=("trio", "opentelemetry"))
+    session.run("python", "benchmarks/observers.py", *session.posargs)
 
 
 @nox.session(name="bench-web", python=ON_HOST, default=False)
@@ -493,7 +506,7 @@ def bench_web(session: nox.Session) -> None:
 def bench_bridge(session: nox.Session) -> None:
     """The bridge benchmark: processes over real Redis and NATS (arguments
     after -- go to benchmarks/bridge/run.py)."""
-    _sync(session, groups=("bench",), extras=("trio", "redis", "nats"))
+    _sync(session, groups=("bench",), extras=("trio", "redis", "nats", "opentelemetry"))
     session.run("python", "benchmarks/bridge/run.py", *session.posargs)
 
 

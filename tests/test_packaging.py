@@ -68,7 +68,7 @@ def test_readme_starts_with_the_install_line() -> None:
     extras = set(_pyproject()["project"]["optional-dependencies"])
     for extra in extras:
         assert f"pip install 'asyncsignal[{extra}]'" in install
-    assert extras == {"django", "trio", "redis", "nats"}
+    assert extras == {"django", "trio", "redis", "nats", "opentelemetry"}
 
 
 def test_changelog_follows_keep_a_changelog() -> None:
