@@ -24,6 +24,9 @@ coroutine receivers concurrently.
 
 from ._errors import ReceiverTimeout as ReceiverTimeout
 from ._errors import WeakReceiverWarning as WeakReceiverWarning
+from ._observers import Observer as Observer
+from ._observers import add_observer as add_observer
+from ._observers import remove_observer as remove_observer
 from ._receivers import Receivers as Receivers
 from ._receivers import receiver as receiver
 from ._signal import AsyncSignal as AsyncSignal
@@ -36,14 +39,17 @@ from ._typed import define as define
 __all__ = (
     "AsyncSignal",
     "Event",
+    "Observer",
     "ReceiverTimeout",
     "Receivers",
     "Signal",
     "Subscription",
     "TypedSignal",
     "WeakReceiverWarning",
+    "add_observer",
     "define",
     "receiver",
+    "remove_observer",
 )
 __version__ = "0.1.0"
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextvars
 import functools
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._backends import check_can_block, open_runner
 from ._context import copy_back
+from ._observers import observe_call, observe_task
 from ._outcomes import log_aborted, settle
 from ._policies import ASYNC, POLICY, SYNC
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from ._backends import TaskRunner
+    from ._observers import How, Watch
     from ._outcomes import Responses
     from ._plans import Plan
     from ._registrations import Registration
@@ -81,14 +84,16 @@ def send_with_policies(
     plan: Plan,
     sender: object,
     named: dict[str, Any],
+    watch: Watch | None = None,
 ) -> Responses:
-    """``send``'s path for every plan the generated callers do not cover, and
+    """``send``'s path for every plan the generated callers do not cover,
     ``asend``'s for plans of plain sync receivers (``run_from_sync`` is then
-    ``None``). Sync receivers (``thread=True`` ones too) are called in
-    connection order in this thread; then the async ones run concurrently on
-    an event loop (``run_from_sync``) and this waits. Under ``send`` without
-    async receivers and not robust, the first exception propagates and later
-    receivers are not called; otherwise errors are settled as in ``asend``."""
+    ``None``), and every observed send's (``watch``). Sync receivers
+    (``thread=True`` ones too) are called in connection order in this thread;
+    then the async ones run concurrently on an event loop (``run_from_sync``)
+    and this waits. Under ``send`` without async receivers and not robust, the
+    first exception propagates and later receivers are not called; otherwise
+    errors are settled as in ``asend``."""
     name, robust, claim, run_from_sync, _ = dispatch
     if plan.has_async:
         check_can_block(name)
@@ -111,13 +116,18 @@ def send_with_policies(
             index = len(receivers)
             receivers.append(receiver)
             outcomes.append(None)
+            call = (
+                receiver
+                if watch is None
+                else partial(observe_call, watch, "inline", receiver)
+            )
             if registration.is_async:
                 later.append((index, registration))
             elif not isolate:
-                outcomes[index] = receiver(signal=signal, sender=sender, **named)
+                outcomes[index] = call(signal=signal, sender=sender, **named)
             else:
                 try:
-                    outcomes[index] = receiver(signal=signal, sender=sender, **named)
+                    outcomes[index] = call(signal=signal, sender=sender, **named)
                 except Exception as error:
                     errors[index] = error
         if later:
@@ -125,7 +135,7 @@ def send_with_policies(
             # The async receivers share a copy of this context, copied back below.
             shared = contextvars.copy_context()
             arguments = (signal, later, receivers, outcomes, errors, sender, named)
-            run_from_sync(signal, _run_later, *arguments, name, shared)
+            run_from_sync(signal, _run_later, *arguments, name, shared, watch)
         return settle(receivers, outcomes, errors, robust, name)
     finally:
         if shared is not None:
@@ -146,18 +156,23 @@ async def _run_later(
     named: dict[str, Any],
     method: str,
     shared: contextvars.Context,
+    watch: Watch | None,
 ) -> None:
     """Run ``send``'s async receivers concurrently on this event loop, in the
     context ``shared``."""
-    runner = open_runner(outcomes, receivers, shared)
+    runner = open_runner(outcomes, receivers, shared, watch is not None)
     runner.errors = errors
     try:
         for index, registration in later:
+            receiver = receivers[index]
             try:
-                coro = receivers[index](signal=signal, sender=sender, **named)
+                coro = receiver(signal=signal, sender=sender, **named)
             except Exception as error:
                 errors[index] = error
                 continue
+            if watch is not None:
+                own = shared if runner.coroutines_share else None
+                coro = observe_task(watch, "task", receiver, coro, runner, index, own)
             runner.start(coro, index, registration.policy.timeout)
     # start() raises only a receiver's BaseException (eager start).
     except BaseException:
@@ -173,6 +188,7 @@ async def asend(
     registrations: tuple[Registration, ...],
     sender: object,
     named: dict[str, Any],
+    watch: Watch | None = None,
 ) -> Responses:
     """Start every receiver in connection order and wait for all of them.
 
@@ -181,7 +197,9 @@ async def asend(
     time limit, removal before the call). Errors are isolated: each is either
     the receiver's response (``robust``) or raised once every receiver has
     finished. All run in one copy of the caller's context, copied back at the
-    end (see ``_context``).
+    end (see ``_context``). With ``watch`` (an observed send), each receiver
+    runs inside the observers' calls, an async one in a task of its own
+    context (see ``_observers.Observer``).
     """
     # Over 60 lines on purpose: the hot path of W3 and W4, one frame per send
     # (a helper per receiver kind would cost a call per receiver).
@@ -189,7 +207,7 @@ async def asend(
     outcomes: list[Any] = []
     shared = contextvars.copy_context()
     run = shared.run
-    runner = open_runner(outcomes, receivers, shared)
+    runner = open_runner(outcomes, receivers, shared, watch is not None)
     errors = runner.errors
     receiver: Callable[..., Any] | None = None
     try:
@@ -209,7 +227,20 @@ async def asend(
                 receivers.append(receiver)
                 outcomes.append(None)
                 try:
-                    if kind == SYNC:
+                    if watch is not None:
+                        _start_observed(
+                            watch,
+                            dispatch,
+                            registration,
+                            runner,
+                            shared,
+                            index,
+                            receiver,
+                            signal=signal,
+                            sender=sender,
+                            **named,
+                        )
+                    elif kind == SYNC:
                         outcomes[index] = run(
                             receiver, signal=signal, sender=sender, **named
                         )
@@ -254,6 +285,40 @@ async def asend(
         outcomes.clear()
         receiver = None
         copy_back(shared)
+
+
+def _start_observed(
+    watch: Watch,
+    dispatch: Dispatch,
+    registration: Registration,
+    runner: TaskRunner,
+    shared: contextvars.Context,
+    index: int,
+    receiver: Callable[..., Any],
+    /,
+    **arguments: Any,
+) -> None:
+    """``asend``'s step for one receiver of an observed send: as unobserved
+    (``shared``: the send's context), inside the observers' calls."""
+    policy = registration.policy
+    if registration.is_async:
+        coro = receiver(**arguments)
+        how: How = "task"
+    elif policy.thread:
+        call = functools.partial(receiver, **arguments)
+        coro = _in_thread(dispatch.run_in_thread, arguments["signal"], call)
+        how = "thread"
+    else:
+        runner.outcomes[index] = shared.run(
+            observe_call, watch, "inline", receiver, **arguments
+        )
+        return
+    own = shared if runner.coroutines_share else None
+    runner.start(
+        observe_task(watch, how, receiver, coro, runner, index, own),
+        index,
+        policy.timeout,
+    )
 
 
 async def _in_thread(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from . import _dispatch
 from ._backends import check_can_block, run_from_sync, run_in_worker_thread
 from ._inline_send import send_inline
+from ._observers import OBSERVERS, send_ended, send_started
 from ._subscriptions import Event, publish, publish_sync
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class Sending:
             event loop's thread (use :meth:`asend`); no receiver has run.
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if OBSERVERS:  # the one check the hot paths pay for observers
+            return self._send_observed(sender, named, self._send_dispatch)
         # The opening of _receiving_plan, inline: the hot path of W1 and W2.
         if self._check_payload is not None:
             self._check_payload("send", named)
@@ -150,6 +153,8 @@ class Sending:
         ``asyncsignal`` logger; every receiver is called.
         ``BaseException``\\s (``KeyboardInterrupt``, cancellation) propagate.
         """
+        if OBSERVERS:
+            return self._send_observed(sender, named, self._send_robust_dispatch)
         if self._check_payload is not None:
             self._check_payload("send_robust", named)
         if self._subscriptions:
@@ -187,6 +192,10 @@ class Sending:
 
         :raises TypeError: a payload argument is named ``signal``.
         """
+        if OBSERVERS:
+            return await self._asend_observed(
+                sender, named, self._subscriptions, self._asend_dispatch
+            )
         # _asend_offering's body, inline: a coroutine less per asend (W3).
         if self._check_payload is not None:
             self._check_payload("asend", named)
@@ -232,6 +241,8 @@ class Sending:
     ) -> Responses:
         """:meth:`asend` or :meth:`asend_robust` (``dispatch``), offering the
         event to ``subscriptions``."""
+        if OBSERVERS:
+            return await self._asend_observed(sender, named, subscriptions, dispatch)
         if self._check_payload is not None:
             self._check_payload(dispatch.name, named)
         if subscriptions:
@@ -242,3 +253,69 @@ class Sending:
         if plan.plain_sync:  # no task, no thread, no loop: call them in turn
             return _dispatch.send_with_policies(self, dispatch, plan, sender, named)
         return await _dispatch.asend(self, dispatch, plan.registrations, sender, named)
+
+    # -- observed sends (asyncsignal.add_observer) -------------------------------
+
+    def _send_observed(
+        self, sender: object, named: dict[str, Any], dispatch: _dispatch.Dispatch
+    ) -> Responses:
+        """:meth:`send` or :meth:`send_robust` (``dispatch``) telling the
+        observers: the general path (no generated caller), between
+        ``send_started`` and ``send_ended``."""
+        count = len(self._plan_for(sender).registrations)
+        watch = send_started(cast("AsyncSignal", self), dispatch.name, sender, count)
+        try:
+            if self._check_payload is not None:
+                self._check_payload(dispatch.name, named)
+            if self._subscriptions:
+                self._publish_sync(sender, named, dispatch.name)
+            plan = self._receiving_plan(sender, named)
+            responses = (
+                []
+                if plan is None
+                else _dispatch.send_with_policies(
+                    self, dispatch, plan, sender, named, watch.receivers_watch()
+                )
+            )
+        except BaseException as error:
+            send_ended(watch, error)
+            raise
+        send_ended(watch, None)
+        return responses
+
+    async def _asend_observed(
+        self,
+        sender: object,
+        named: dict[str, Any],
+        subscriptions: tuple[Subscriber, ...],
+        dispatch: _dispatch.Dispatch,
+    ) -> Responses:
+        """:meth:`_asend_offering` telling the observers."""
+        count = len(self._plan_for(sender).registrations)
+        watch = send_started(cast("AsyncSignal", self), dispatch.name, sender, count)
+        try:
+            if self._check_payload is not None:
+                self._check_payload(dispatch.name, named)
+            if subscriptions:
+                await self._publish(sender, named, subscriptions)
+            plan = self._receiving_plan(sender, named)
+            if plan is None:
+                responses: Responses = []
+            elif plan.plain_sync:
+                responses = _dispatch.send_with_policies(
+                    self, dispatch, plan, sender, named, watch.receivers_watch()
+                )
+            else:
+                responses = await _dispatch.asend(
+                    self,
+                    dispatch,
+                    plan.registrations,
+                    sender,
+                    named,
+                    watch.receivers_watch(),
+                )
+        except BaseException as error:
+            send_ended(watch, error)
+            raise
+        send_ended(watch, None)
+        return responses

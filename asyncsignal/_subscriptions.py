@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio.lowlevel
 
 from ._backends import Wakeup, running_in_event_loop_thread, wakeup
+from ._observers import OBSERVERS, events_dropped
 from ._seam import subscribe, unsubscribe
 
 if TYPE_CHECKING:
@@ -275,13 +276,19 @@ class Subscription:
         if self.max_buffer is not None and len(self._buffer) >= self.max_buffer:
             if self.overflow == "block":
                 return None
-            self.dropped += 1
+            self._count_drop()
             if self.overflow == "drop_newest":
                 return []
             self._buffer.popleft()
         self._buffer.append(event)
         waiters, self._waiters = self._waiters, []
         return waiters
+
+    def _count_drop(self) -> None:
+        """With the lock held: one more event dropped (observers are told)."""
+        self.dropped += 1
+        if OBSERVERS:
+            events_dropped(self._signal, self, 1)
 
     def put_nowait(self, event: Event) -> bool:
         """Deliver ``event`` unless the buffer is full under ``"block"``;
@@ -326,7 +333,7 @@ class Subscription:
             with self._lock:
                 if self._closed:
                     # close() released this sender: its event is dropped.
-                    self.dropped += 1
+                    self._count_drop()
                     return
 
     def put_blocking(self, event: Event) -> None:
@@ -339,7 +346,7 @@ class Subscription:
                 self._room.wait()
                 if self._closed:
                     # close() released this sender: its event is dropped.
-                    self.dropped += 1
+                    self._count_drop()
                     return
         for waiter in waiters:
             waiter.set()

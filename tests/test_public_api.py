@@ -16,17 +16,20 @@ from asyncsignal import AsyncSignal, Receivers, Signal, receiver
 PUBLIC_NAMES = {
     "AsyncSignal",
     "Event",
+    "Observer",
     "ReceiverTimeout",
     "Receivers",
     "Signal",
     "Subscription",
     "TypedSignal",
     "WeakReceiverWarning",
+    "add_observer",
     "define",
     "receiver",
+    "remove_observer",
 }
 #: Public submodules, bound on the package once imported.
-SUBMODULES = {"bridge", "django", "testing"}
+SUBMODULES = {"bridge", "django", "opentelemetry", "testing"}
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

@@ -50,16 +50,23 @@ __all__ = (
 
 
 def open_runner(
-    outcomes: list[Any], receivers: list[Any], context: contextvars.Context
+    outcomes: list[Any],
+    receivers: list[Any],
+    context: contextvars.Context,
+    own_contexts: bool = False,
 ) -> TaskRunner:
     """A runner for the backend running the current task, whose receivers all
-    run in ``context``, the send's (see ``_context``).
+    run in ``context``, the send's (see ``_context``); with ``own_contexts``,
+    each runs in a task of its own context on every backend (as on trio and
+    asyncio 3.10), so an observer's context variables stay the task's own;
+    its coroutine then takes the send's context itself where the runner's
+    ``coroutines_share`` says so (``_observers.observe_task``).
 
     :raises RuntimeError: outside an asyncio or trio task.
     """
     loop = asyncio_loop()
     if loop is not None:
-        return AsyncioRunner(outcomes, receivers, loop, context)
+        return AsyncioRunner(outcomes, receivers, loop, context, own_contexts)
     trio = running_trio()
     if trio is not None:
         return TrioRunner(outcomes, receivers, trio, context)

@@ -81,6 +81,7 @@ class AsyncioRunner(RunnerState):
         "_timed_out",
         "_timers",
         "_waiter",
+        "coroutines_share",
     )
 
     def __init__(
@@ -89,6 +90,7 @@ class AsyncioRunner(RunnerState):
         receivers: list[Any],
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context,
+        own_contexts: bool = False,
     ) -> None:
         # RunnerState's fields, set here: every asend with an async receiver
         # makes a runner, and a super().__init__ call costs ~80 ns of it.
@@ -96,11 +98,15 @@ class AsyncioRunner(RunnerState):
         self.errors: dict[int, Exception] = {}
         self.aborted_errors: list[tuple[int, Exception]] = []
         self._loop = loop
+        #: The coroutines take the send's context themselves, each in a task
+        #: of its own context (open_runner's own_contexts): never stepped in
+        #: the send's context.
+        self.coroutines_share = own_contexts
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
         self._eager = _EAGER and default_factory
-        self._stepping = _STEPPING and default_factory
+        self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
         self._spare: Spare | None = None
@@ -130,7 +136,9 @@ class AsyncioRunner(RunnerState):
                 return
             task = stepped
         else:
-            if not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
+            if self.coroutines_share:
+                context = None
+            elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
                 coro = run_sharing(coro, self._context)
                 context = None
             if self._eager:
@@ -202,6 +210,12 @@ class AsyncioRunner(RunnerState):
         self._spare = None
         task.set_name(task_name(self.receivers[index]))
         return task
+
+    def limit_hit(self, index: int) -> float | None:
+        if index not in self._timed_out:
+            return None
+        assert self._timers is not None
+        return self._timers[index][1]
 
     def _time_out(self, task: asyncio.Task[Any], index: int) -> None:
         self._timed_out = self._timed_out | {index}

@@ -31,6 +31,11 @@ class TaskRunner(Protocol):
     outcomes: list[Any]
     errors: dict[int, Exception]
     aborted_errors: list[tuple[int, Exception]]
+    #: Whether each coroutine given to :meth:`start` takes the send's context
+    #: itself (``enter_shared``/``leave_shared``), in a task of its own context
+    #: (``open_runner(own_contexts=True)`` on asyncio); else the runner
+    #: gives it the send's context.
+    coroutines_share: bool
 
     @property
     def waiting(self) -> bool:
@@ -41,6 +46,10 @@ class TaskRunner(Protocol):
     ) -> None:
         """Start running ``coro`` for ``outcomes[index]``, cancelled after
         ``timeout`` seconds if given."""
+
+    def limit_hit(self, index: int) -> float | None:
+        """For a receiver started with a ``timeout`` and then cancelled:
+        that timeout if it is what cancelled it, else ``None``."""
 
     async def wait(self) -> None:
         """Wait until every started receiver has finished."""

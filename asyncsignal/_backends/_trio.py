@@ -26,7 +26,7 @@ __all__ = ("TrioRunner", "TrioWakeup", "start_system_task")
 
 
 class TrioRunner(RunnerState):
-    __slots__ = ("_coros", "_trio")
+    __slots__ = ("_coros", "_limits", "_trio", "coroutines_share")
 
     def __init__(
         self,
@@ -37,7 +37,11 @@ class TrioRunner(RunnerState):
     ) -> None:
         super().__init__(outcomes, receivers, context)
         self._trio = trio
+        #: Never: each task takes the send's context in _run.
+        self.coroutines_share = False
         self._coros: list[tuple[Coroutine[Any, Any, Any], int, float | None]] = []
+        #: index -> a receiver's timeout scope and limit, made on first use.
+        self._limits: dict[int, tuple[Any, float]] | None = None
 
     @property
     def waiting(self) -> bool:
@@ -64,9 +68,18 @@ class TrioRunner(RunnerState):
         self, coro: Coroutine[Any, Any, Any], index: int, limit: float
     ) -> None:
         with self._trio.move_on_after(limit) as scope:
+            if self._limits is None:
+                self._limits = {}
+            self._limits[index] = (scope, limit)
             await self._run(coro, index)
         if scope.cancelled_caught:
             self.errors[index] = ReceiverTimeout(self.receivers[index], limit)
+
+    def limit_hit(self, index: int) -> float | None:
+        if self._limits is None or index not in self._limits:
+            return None
+        scope, limit = self._limits[index]
+        return limit if scope.cancel_called else None
 
     async def wait(self) -> None:
         trio = self._trio
