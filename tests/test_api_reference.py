@@ -20,6 +20,7 @@ MODULES = (
     "asyncsignal",
     "asyncsignal.bridge",
     "asyncsignal.django",
+    "asyncsignal.opentelemetry",
     "asyncsignal.testing",
 )
 #: A top-level (unindented) entry: ``.. autoclass:: Name``, ``.. function::
