@@ -4,7 +4,9 @@ with``, :meth:`Bridge.wait_connected`). The module docstring of
 
 from __future__ import annotations
 
+import itertools
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -31,7 +33,19 @@ if TYPE_CHECKING:
 
     from ._transports.base import Broker
 
-__all__ = ("SIGNED_MAX_AGE", "Bridge")
+__all__ = ("SIGNED_MAX_AGE", "Bridge", "live_bridges")
+
+#: Every bridge not yet garbage collected, numbered in the order they were
+#: made, for metrics (opentelemetry.py).
+_BRIDGES: weakref.WeakKeyDictionary[Bridge, int] = weakref.WeakKeyDictionary()
+_made = itertools.count(1)
+
+
+def live_bridges() -> list[tuple[int, Bridge]]:
+    """The bridges of this process that have not been garbage collected, each
+    with its number: 1 for the first bridge the process made, and so on."""
+    return [(number, bridge) for bridge, number in list(_BRIDGES.items())]
+
 
 #: Seconds a signed event is accepted for after it was sent (see Origins).
 SIGNED_MAX_AGE = 300.0
@@ -125,6 +139,7 @@ class Bridge:
             self._public_url,
             SIGNED_MAX_AGE if keys else None,
         )
+        _BRIDGES[self] = next(_made)
 
     def __repr__(self) -> str:
         state = (
@@ -249,6 +264,13 @@ class Bridge:
         """Events of other processes known not to have arrived here (gaps in
         their sequence numbers)."""
         return self._dispatcher.missed
+
+    @property
+    def trace_ignored(self) -> int:
+        """Events of other processes delivered without the trace context they
+        carried, because it was malformed or over its bounds (see
+        ``asyncsignal/bridge/_trace.py``); each logged at debug level."""
+        return self._dispatcher.trace_ignored
 
     @property
     def rejected(self) -> int:

@@ -25,6 +25,8 @@ An envelope is a JSON object, UTF-8, written in this key order::
   it was sent (milliseconds since the Unix epoch), and the HMAC-SHA256 of
   every byte before ``,"sig":``, as 64 lowercase hex digits, in a fixed-size
   trailer ``,"sig":"<hex>"}`` that is checked before anything is parsed.
+- ``trace``, optional, before ``t``: the send's W3C trace context, versioned
+  and checked on its own (ignored, never the event, if it fails): ``_trace.py``.
 
 Every incoming message is untrusted: it is refused (:class:`Reject`) unless it
 is at most ``max_event_bytes`` long, nested at most :data:`MAX_DEPTH` deep,
@@ -52,6 +54,7 @@ from ._json import unchecked_dumps
 from ._reject import Reject, short_repr, shorten
 from ._senders import sender_ref
 from ._signing import SIG_ROOM, macs_of, sign, verify
+from ._trace import check_trace, trace_field
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -101,7 +104,9 @@ _CANNOT_SHARE = "this send of the shared signal {!r} cannot reach other processe
 
 class Envelope(NamedTuple):
     """A decoded incoming event; ``sent_at`` (milliseconds since the epoch) is
-    ``None`` unless the envelope was signed."""
+    ``None`` unless the envelope was signed; ``trace``: its trace context's
+    headers if it carried a valid one; ``trace_ignored``: why the one it
+    carried was ignored."""
 
     origin: str
     seq: int
@@ -109,6 +114,8 @@ class Envelope(NamedTuple):
     sender: Any
     kwargs: dict[str, Any]
     sent_at: int | None = None
+    trace: dict[str, str] | None = None
+    trace_ignored: str | None = None
 
 
 class Wire:
@@ -163,9 +170,16 @@ class Wire:
 
     # -- encoding (the sender's thread) ----------------------------------------
 
-    def encode(self, name: str, sender: object, kwargs: Mapping[str, Any]) -> bytes:
+    def encode(
+        self,
+        name: str,
+        sender: object,
+        kwargs: Mapping[str, Any],
+        trace: Mapping[str, str] | None = None,
+    ) -> bytes:
         """The envelope of one send, without its ``seq``: bytes ending in
-        ``"seq":``, which :meth:`finish` completes.
+        ``"seq":``, which :meth:`finish` completes; with the trace context
+        ``trace`` if it passes the checks an incoming one must.
 
         :raises TypeError: the sender or a payload value cannot cross, or the
             envelope would exceed :attr:`max_bytes` or the limits that
@@ -189,9 +203,10 @@ class Wire:
             )
             name_json = self._dumps(name)
             sent_at = f'"t":{time.time_ns() // 1_000_000},' if self._keys else ""
+            trace_json = "" if trace is None else trace_field(self._dumps, trace)
             body = (
                 f'{self._head}"signal":{name_json},"sender":{sender_json},'
-                f'"kwargs":{kwargs_json},{sent_at}"seq":'
+                f'"kwargs":{kwargs_json},{trace_json}{sent_at}"seq":'
             ).encode()
         except _CannotCross as error:
             raise TypeError(f"{_CANNOT_SHARE.format(name)}: {error}") from None
@@ -350,12 +365,15 @@ def _envelope_of(envelope: dict[str, Any], size: int, signed: bool) -> Envelope:
     # least _FIELDS bytes): no longer than what remains of it.
     if size - _FIELDS > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
         raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
+    trace = ignored = None
+    if "trace" in envelope:
+        trace, ignored = check_trace(envelope["trace"])
     if not signed:
-        return Envelope(origin, seq, name, sender, kwargs)
+        return Envelope(origin, seq, name, sender, kwargs, None, trace, ignored)
     sent_at = envelope.get("t")
     if type(sent_at) is not int or sent_at < 0:
         raise Reject("it is signed but has no valid time 't'")
-    return Envelope(origin, seq, name, sender, kwargs, sent_at)
+    return Envelope(origin, seq, name, sender, kwargs, sent_at, trace, ignored)
 
 
 def nesting_over(data: bytes, limit: int) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.lowlevel
 
+from .._observers import OBSERVERS, incoming
 from .._seam import asend_robust_offering
 from ._buffers import DropWarning
 from ._origins import Origins
@@ -57,6 +58,7 @@ class Dispatcher:
         "interrupt",
         "received",
         "rejected",
+        "trace_ignored",
     )
 
     def __init__(
@@ -72,8 +74,9 @@ class Dispatcher:
         self._shares = shares
         self._url = url
         self._origins = Origins(max_age)
-        #: Events delivered, and messages rejected.
-        self.received = self.rejected = 0
+        #: Events delivered, messages rejected, and events delivered without
+        #: the trace context they carried (see _trace.py).
+        self.received = self.rejected = self.trace_ignored = 0
         self._rejections = DropWarning(
             "bridge %(url)s rejected %(count)d incoming message(s); the last "
             "because %(reason)s; it began %(head)r"
@@ -153,9 +156,25 @@ class Dispatcher:
                 self._reject(error, data)
                 return
         self.received += 1
+        if envelope.trace_ignored is not None:
+            self.trace_ignored += 1
+            logger.debug(
+                "bridge %s ignored the trace of %r: %s",
+                self._url,
+                data[:_BYTES_SHOWN],
+                envelope.trace_ignored,
+            )
         token = delivering.set(self._bridge)
         try:
-            await asend_robust_offering(signal, sender, envelope.kwargs, share.others())
+            if envelope.trace is not None and OBSERVERS:
+                with incoming(signal, envelope.trace):
+                    await asend_robust_offering(
+                        signal, sender, envelope.kwargs, share.others()
+                    )
+            else:
+                await asend_robust_offering(
+                    signal, sender, envelope.kwargs, share.others()
+                )
         except Exception as error:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).

@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
+from .._observers import OBSERVERS, outgoing_fields
 from .._seam import subscribe, subscribers, unsubscribe
 from .._signal import AsyncSignal
 from .._subscriptions import NeverFull
@@ -82,7 +83,10 @@ class Share(NeverFull):
         """
         if delivering.get() is self._bridge:
             return True  # an incoming event's consequence: local only
-        self._outbox.put(self._wire.encode(self._name, event.sender, event.kwargs))
+        trace = outgoing_fields(self.signal) if OBSERVERS else None
+        self._outbox.put(
+            self._wire.encode(self._name, event.sender, event.kwargs, trace)
+        )
         return True
 
 
