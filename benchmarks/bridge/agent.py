@@ -20,12 +20,16 @@ own (broadcaster 0.3.1 needs redis-py < 8), without asyncsignal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CHANNEL = "bench"
 
@@ -93,8 +97,35 @@ async def subscribe(command: dict[str, Any]) -> dict[str, Any]:
     elif family == "broadcaster":
         await _subscribe_broadcaster(url, collector, deadline)
     else:
-        await _subscribe_bridge(url, collector, deadline, _secret(family))
+        with _tracing(family):
+            await _subscribe_bridge(url, collector, deadline, _secret(family))
     return collector.report()
+
+
+@contextlib.contextmanager
+def _tracing(family: str) -> Iterator[None]:
+    """The ``-traced`` bridges run with asyncsignal.opentelemetry on: the SDK
+    records every span (into a processor that keeps none) and the bridge
+    carries the trace context in every event; no metrics."""
+    if not family.endswith("-traced"):
+        yield
+        return
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    from asyncsignal.opentelemetry import AsyncSignalInstrumentor
+
+    provider = TracerProvider()
+    provider.add_span_processor(SpanProcessor())  # records, exports nothing
+    instrumentor = AsyncSignalInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=provider, meter_provider=NoOpMeterProvider()
+    )
+    try:
+        yield
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
 
 
 def _secret(family: str) -> str | None:
@@ -243,12 +274,13 @@ async def publish(command: dict[str, Any]) -> dict[str, Any]:
         signal = AsyncSignal(name="bench")
         bridge = Bridge(url, channel=CHANNEL, secret=_secret(family))
         bridge.share(signal)
-        async with bridge:
+        with _tracing(family):
+            async with bridge:
 
-            async def send_bridge(data: dict[str, Any]) -> None:
-                await signal.asend(None, **data)
+                async def send_bridge(data: dict[str, Any]) -> None:
+                    await signal.asend(None, **data)
 
-            await paced(send_bridge)
+                await paced(send_bridge)
         times["lost"] = bridge.lost
     times["done_ns"] = time.monotonic_ns()
     return times

@@ -25,7 +25,10 @@ Per round, every contender in turn (the order rotates each round):
 Messages are ~150 B of JSON (an order). The ``-signed`` bridges share a
 ``secret``: every envelope is signed and verified (HMAC-SHA256). Ratios are
 taken per round against the raw client of the same broker, then their median
-reported: the machine's noise between rounds cancels out. Writes
+reported: the machine's noise between rounds cancels out. The ``-traced``
+bridges run with ``asyncsignal.opentelemetry`` instrumented in every process
+(the SDK recording every span, the trace context carried in every event);
+their p50 is also compared with the untraced bridge's, per round. Writes
 ``benchmarks/bridge/results/latest.json``.
 """
 
@@ -65,11 +68,19 @@ CONTENDERS: dict[str, tuple[str, str, str | None]] = {
     "bridge-redis": ("redis", "main", "raw-redis"),
     "bridge-redis:trio": ("redis", "main", "raw-redis"),
     "bridge-redis-signed": ("redis", "main", "raw-redis"),
+    "bridge-redis-traced": ("redis", "main", "raw-redis"),
     "broadcaster": ("redis", "broadcaster", "raw-redis"),
     "raw-nats": ("nats", "main", None),
     "bridge-nats": ("nats", "main", "raw-nats"),
     "bridge-nats:trio": ("nats", "main", "raw-nats"),
     "bridge-nats-signed": ("nats", "main", "raw-nats"),
+    "bridge-nats-traced": ("nats", "main", "raw-nats"),
+}
+#: A traced bridge (asyncsignal.opentelemetry on, the SDK recording, the
+#: trace context carried in every event) -> the same bridge untraced.
+TRACED = {
+    "bridge-redis-traced": "bridge-redis",
+    "bridge-nats-traced": "bridge-nats",
 }
 
 
@@ -310,6 +321,12 @@ def summarise(rounds: list[dict[str, Any]], contenders: list[str]) -> dict[str, 
                 r[contender]["burst"]["rate"] / r[floor]["burst"]["rate"]
                 for r in rounds
             )
+        untraced = TRACED.get(contender)
+        if untraced in contenders:
+            entry["p50_vs_untraced"] = statistics.median(
+                r[contender]["paced"]["p50_us"] / r[untraced]["paced"]["p50_us"]
+                for r in rounds
+            )
         summary[contender] = entry
     return summary
 
@@ -346,6 +363,11 @@ def print_table(summary: dict[str, Any]) -> None:
             print(
                 f"target {bridge} vs {floor}: p50 <= 1.5x and rate >= 0.7x: {verdict}"
             )
+    for traced, untraced in TRACED.items():
+        if "p50_vs_untraced" in summary.get(traced, {}):
+            ratio = summary[traced]["p50_vs_untraced"]
+            verdict = "met" if ratio <= 1.1 else "MISSED"
+            print(f"target {traced} vs {untraced}: p50 <= 1.1x: {ratio:.2f}x {verdict}")
     if "broadcaster" in summary and "bridge-redis" in summary:
         ours, theirs = summary["bridge-redis"], summary["broadcaster"]
         ahead = (
