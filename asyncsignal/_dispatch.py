@@ -143,7 +143,7 @@ def send_with_policies(
         # See asend: a kept exception must not keep every receiver alive.
         receivers.clear()
         outcomes.clear()
-        receiver = None
+        receiver = call = None
 
 
 async def _run_later(
