@@ -25,8 +25,7 @@ An envelope is a JSON object, UTF-8, written in this key order::
   it was sent (milliseconds since the Unix epoch), and the HMAC-SHA256 of
   every byte before ``,"sig":``, as 64 lowercase hex digits, in a fixed-size
   trailer ``,"sig":"<hex>"}`` that is checked before anything is parsed.
-- ``trace``, optional, before ``t``: the send's W3C trace context, versioned
-  and checked on its own (ignored, never the event, if it fails): ``_trace.py``.
+- ``trace``, optional, before ``t``: the send's W3C trace context (``_trace.py``).
 
 Every incoming message is untrusted: it is refused (:class:`Reject`) unless it
 is at most ``max_event_bytes`` long, nested at most :data:`MAX_DEPTH` deep,
@@ -54,7 +53,7 @@ from ._json import unchecked_dumps
 from ._reject import Reject, short_repr, shorten
 from ._senders import sender_ref
 from ._signing import SIG_ROOM, macs_of, sign, verify
-from ._trace import check_trace, trace_field
+from ._trace import Trace, check_trace, trace_field
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -104,9 +103,7 @@ _CANNOT_SHARE = "this send of the shared signal {!r} cannot reach other processe
 
 class Envelope(NamedTuple):
     """A decoded incoming event; ``sent_at`` (milliseconds since the epoch) is
-    ``None`` unless the envelope was signed; ``trace``: its trace context's
-    headers if it carried a valid one; ``trace_ignored``: why the one it
-    carried was ignored."""
+    ``None`` unless the envelope was signed; ``trace``: see ``_trace.py``."""
 
     origin: str
     seq: int
@@ -171,15 +168,10 @@ class Wire:
     # -- encoding (the sender's thread) ----------------------------------------
 
     def encode(
-        self,
-        name: str,
-        sender: object,
-        kwargs: Mapping[str, Any],
-        trace: Mapping[str, str] | None = None,
+        self, name: str, sender: object, kwargs: Mapping[str, Any], trace: Trace = None
     ) -> bytes:
         """The envelope of one send, without its ``seq``: bytes ending in
-        ``"seq":``, which :meth:`finish` completes; with the trace context
-        ``trace`` if it passes the checks an incoming one must.
+        ``"seq":``, which :meth:`finish` completes (``trace``: ``_trace.py``).
 
         :raises TypeError: the sender or a payload value cannot cross, or the
             envelope would exceed :attr:`max_bytes` or the limits that
@@ -365,9 +357,7 @@ def _envelope_of(envelope: dict[str, Any], size: int, signed: bool) -> Envelope:
     # least _FIELDS bytes): no longer than what remains of it.
     if size - _FIELDS > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
         raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
-    trace = ignored = None
-    if "trace" in envelope:
-        trace, ignored = check_trace(envelope["trace"])
+    trace, ignored = check_trace(envelope.get("trace"))
     if not signed:
         return Envelope(origin, seq, name, sender, kwargs, None, trace, ignored)
     sent_at = envelope.get("t")

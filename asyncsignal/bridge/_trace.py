@@ -23,7 +23,7 @@ trace that would fail them is left out of the event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,11 +32,14 @@ __all__ = (
     "MAX_BAGGAGE",
     "MAX_TRACESTATE",
     "TRACE_VERSION",
+    "Trace",
     "check_trace",
     "trace_field",
 )
 
 TRACE_VERSION = 1
+#: What a send may carry (``Wire.encode``'s ``trace``): the W3C headers.
+Trace = Optional["Mapping[str, str]"]
 #: Longest ``tracestate``: W3C Trace Context lets vendors cut it to 512.
 MAX_TRACESTATE = 512
 #: Longest ``baggage``: W3C Baggage's limit for the whole header (bytes).
@@ -49,7 +52,10 @@ _PRINTABLE = frozenset(map(chr, range(0x20, 0x7F)))
 
 def check_trace(trace: Any) -> tuple[dict[str, str] | None, str | None]:
     """``(fields, None)`` for a valid ``trace`` field (its headers, without
-    ``v``), ``(None, reason)`` for one to ignore. Never raises."""
+    ``v``), ``(None, reason)`` for one to ignore, ``(None, None)`` for none
+    (``trace`` is ``None``: an envelope without the field). Never raises."""
+    if trace is None:
+        return None, None
     if type(trace) is not dict:
         return None, "its trace is not an object"
     if trace.get("v") != TRACE_VERSION or type(trace.get("v")) is not int:
