@@ -43,11 +43,7 @@ SIGNAL_CLASS = "AsyncSignal"
 SEAM = f"{PACKAGE}._seam"
 #: Modules over MAX_LINES whose split is under way on another branch: reported
 #: with the rules, not failed. Remove an entry when its module is split.
-PENDING_SPLIT: dict[str, str] = {
-    f"{PACKAGE}.bridge._envelope": "grew past 400 with the trace field (issue 17: "
-    "the field's checks are in _trace.py); its split belongs to the bridge's "
-    "branch",
-}
+PENDING_SPLIT: dict[str, str] = {}
 #: Module-level imports of these are the backends' business.
 BACKEND_LIBRARIES = ("asyncio", "trio")
 BACKEND_OWNERS = (f"{PACKAGE}._backends", f"{PACKAGE}.bridge")

@@ -46,7 +46,8 @@ delivered as usual.
 #   _share.py           a shared signal's subscriber: each send into the outbox
 #   _incoming.py        the dispatcher: incoming events to the receivers
 #   _envelope.py        the wire format, with _codecs.py, _senders.py,
-#                       _signing.py, _reject.py, _json.py; _origins.py: who
+#                       _signing.py, _reject.py, _json.py, _limits.py
+#                       (what an incoming one must be), _trace.py; _origins.py: who
 #                       sent what
 #   _buffers.py         the outbox and the inbox, between the two sides
 #   _session.py         the (re)connect loop, on asyncio

@@ -43,17 +43,25 @@ receivers for (see ``_senders.py``).
 from __future__ import annotations
 
 import json
-import re
 import time
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ._codecs import Codecs
 from ._json import unchecked_dumps
+from ._limits import (
+    MAX_ARGUMENTS,
+    MAX_DEPTH,
+    MAX_NAME,
+    MAX_SEQ,
+    Envelope,
+    envelope_of,
+    nesting_over,
+)
 from ._reject import Reject, short_repr, shorten
 from ._senders import sender_ref
 from ._signing import SIG_ROOM, macs_of, sign, verify
-from ._trace import Trace, check_trace, trace_field
+from ._trace import Trace, trace_field
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -73,46 +81,11 @@ __all__ = (
 
 VERSION = 1
 
-#: How deep JSON arrays and objects may nest in an envelope (the envelope
-#: itself is level 1, ``kwargs`` level 2): parsing recurses once per level.
-MAX_DEPTH = 32
-#: Most payload arguments (keys of ``kwargs``) in one event.
-MAX_ARGUMENTS = 256
-#: Longest signal name and payload argument name, in characters.
-MAX_NAME = 256
-#: Largest ``seq``: an outbox numbers 2**63 - 1 events before it wraps.
-MAX_SEQ = 2**63 - 1
-
 #: Room for ``<up to 19 digits>}`` after an encoded body.
 SEQ_ROOM = 19 + 1
-#: An origin is 32 of these (``uuid4().hex``): stripping them leaves nothing.
-_HEX_DIGITS = "0123456789abcdef"
-#: JSON strings (skipped) and brackets, to measure nesting without parsing.
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-
 _SCALARS = (str, int, float, bool)
 
-#: The bytes of the shortest envelope, with no payload: its fields take that
-#: much of any envelope.
-_FIELDS = len(
-    f'{{"v":1,"origin":"{"0" * 32}","signal":"","sender":0,"kwargs":{{}},"seq":1}}'
-)
-
 _CANNOT_SHARE = "this send of the shared signal {!r} cannot reach other processes"
-
-
-class Envelope(NamedTuple):
-    """A decoded incoming event; ``sent_at`` (milliseconds since the epoch) is
-    ``None`` unless the envelope was signed; ``trace``: see ``_trace.py``."""
-
-    origin: str
-    seq: int
-    signal: str
-    sender: Any
-    kwargs: dict[str, Any]
-    sent_at: int | None = None
-    trace: dict[str, str] | None = None
-    trace_ignored: str | None = None
 
 
 class Wire:
@@ -296,7 +269,7 @@ class Wire:
             data = verify(self._macs, data)
         if nesting_over(data, MAX_DEPTH):
             raise Reject(f"it nests arrays and objects over {MAX_DEPTH} levels deep")
-        return _envelope_of(self._parse(data), len(data), signed=bool(self._keys))
+        return envelope_of(self._parse(data), len(data), signed=bool(self._keys))
 
     def _parse(self, data: bytes) -> dict[str, Any]:
         """The JSON object in ``data``, an envelope of this version."""
@@ -324,65 +297,6 @@ class Wire:
                 "running?)"
             )
         return envelope
-
-
-def _envelope_of(envelope: dict[str, Any], size: int, signed: bool) -> Envelope:
-    """The event of a parsed ``envelope`` (read from ``size`` bytes), checked
-    field by field; ``signed``: it must carry its time ``t``."""
-    try:
-        origin, seq = envelope["origin"], envelope["seq"]
-        name, sender, kwargs = (
-            envelope["signal"],
-            envelope["sender"],
-            envelope["kwargs"],
-        )
-    except KeyError as error:
-        raise Reject(f"it has no {error.args[0]!r} field") from None
-    if not (
-        type(origin) is str
-        and type(seq) is int
-        and type(name) is str
-        and type(kwargs) is dict
-    ) or not ("signal" not in kwargs and "sender" not in kwargs):
-        raise Reject("its fields have the wrong types or names")
-    if len(origin) != 32 or origin.strip(_HEX_DIGITS):
-        raise Reject(f"its origin {short_repr(origin)} is not 32 hex digits")
-    if not 1 <= seq <= MAX_SEQ:
-        raise Reject(f"its seq {short_repr(seq)} is not from 1 to 2**63 - 1")
-    if len(name) > MAX_NAME:
-        raise Reject(f"its signal name is over {MAX_NAME} characters")
-    if len(kwargs) > MAX_ARGUMENTS:
-        raise Reject(f"it has over {MAX_ARGUMENTS} payload arguments")
-    # A payload argument's name is in the message, besides the fields (at
-    # least _FIELDS bytes): no longer than what remains of it.
-    if size - _FIELDS > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
-        raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
-    trace, ignored = check_trace(envelope.get("trace"))
-    if not signed:
-        return Envelope(origin, seq, name, sender, kwargs, None, trace, ignored)
-    sent_at = envelope.get("t")
-    if type(sent_at) is not int or sent_at < 0:
-        raise Reject("it is signed but has no valid time 't'")
-    return Envelope(origin, seq, name, sender, kwargs, sent_at, trace, ignored)
-
-
-def nesting_over(data: bytes, limit: int) -> bool:
-    """Whether JSON arrays and objects nest over ``limit`` levels in ``data``
-    (brackets inside strings do not count). Linear in ``len(data)``; an
-    envelope with no more than ``limit`` brackets at all is not even scanned.
-    """
-    if data.count(b"{") + data.count(b"[") <= limit:
-        return False
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(data):
-        token = match[0]
-        if token == b"[" or token == b"{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif token == b"]" or token == b"}":
-            depth -= 1
-    return False
 
 
 def _why_sender_cannot_cross(sender: object) -> str:
