@@ -34,7 +34,7 @@ add_module_names = False
 # can the type variables of signatures; those are shown as plain text.
 nitpicky = True
 nitpick_ignore_regex = [
-    ("py:(class|obj|exc)", r"(collections\.abc|typing|types|anyio)\..*"),
+    ("py:(class|obj|exc)", r"(collections\.abc|typing|types|anyio|opentelemetry)\..*"),
     (
         "py:(class|obj)",
         r"(asyncsignal\.(_\w+|django|testing)\.)?(ReceiverT|P|R|Overflow|NoReceiver)",
