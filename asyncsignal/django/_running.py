@@ -16,11 +16,13 @@ from .. import _seam
 from .._backends import asyncio_running, check_can_block, open_runner
 from .._callables import describe
 from .._context import copy_back
+from .._observers import observe_call, observe_task
 from .._policies import Policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from .._observers import How, Watch
     from .._registry import Plan, Registration
     from ._signal import Signal
 
@@ -68,19 +70,24 @@ def claimed(
 
 
 def send_traced(
-    signal: Signal, sender: object, named: dict[str, Any], method: str
+    signal: Signal,
+    sender: object,
+    named: dict[str, Any],
+    method: str,
+    watch: Watch | None = None,
 ) -> Responses:
     """``send``/``send_robust`` through a replaced ``_live_receivers``: the
-    receivers it returns run as Django runs them (no per-receiver policies)."""
+    receivers it returns run as Django runs them (no per-receiver policies);
+    ``watch``: an observed send's."""
     sync, async_ = signal._live_receivers(sender)
     if async_:
         check_can_block(method)
     robust = method == "send_robust"
-    responses = call_in_turn(signal, sync, sender, named, robust)
+    responses = call_in_turn(signal, sync, sender, named, robust, watch)
     if async_:
         later: list[Later] = [(receiver, None, True) for receiver in async_]
         run = async_to_sync(run_concurrently)
-        responses += run(signal, later, sender, named, method)
+        responses += run(signal, later, sender, named, method, watch)
     return responses
 
 
@@ -90,15 +97,25 @@ def call_in_turn(
     sender: object,
     named: dict[str, Any],
     robust: bool,
+    watch: Watch | None = None,
+    how: How = "inline",
 ) -> Responses:
-    """Call sync receivers in order; ``robust``: an exception is the response."""
-    if not robust:
+    """Call sync receivers in order, in this thread; ``robust``: an exception
+    is the response. ``watch``: an observed send's, each receiver called
+    inside the observers' calls (``how`` it runs)."""
+    if watch is None and not robust:
         return [(r, r(signal=signal, sender=sender, **named)) for r in receivers]
     responses: Responses = []
     for each in receivers:
         try:
-            response = each(signal=signal, sender=sender, **named)
+            if watch is None:
+                response = each(signal=signal, sender=sender, **named)
+            else:
+                arguments = {"signal": signal, "sender": sender, **named}
+                response = observe_call(watch, how, each, **arguments)
         except Exception as error:
+            if not robust:
+                raise
             log_robust_failure(each, error)
             response = error
         responses.append((each, response))
@@ -120,9 +137,13 @@ async def in_one_thread(
     sender: object,
     named: dict[str, Any],
     robust: bool,
+    watch: Watch | None = None,
 ) -> Responses:
-    """``asend``'s sync receivers, in order, in one thread-sensitive call."""
-    call = functools.partial(call_in_turn, signal, batch, sender, named, robust)
+    """``asend``'s sync receivers, in order, in one thread-sensitive call
+    (``watch``: observed there, in that thread)."""
+    call = functools.partial(
+        call_in_turn, signal, batch, sender, named, robust, watch, "thread"
+    )
     responses: Responses = await in_thread(call)
     return responses
 
@@ -140,19 +161,27 @@ async def run_concurrently(
     sender: object,
     named: dict[str, Any],
     method: str,
+    watch: Watch | None = None,
 ) -> Responses:
     """Run ``later`` concurrently in one context shared by them, copied back
-    into the caller's at the end; settle their outcomes as Django does."""
+    into the caller's at the end; settle their outcomes as Django does.
+    ``watch``: an observed send's, each receiver in a task of its own context
+    inside the observers' calls (as the core's ``asend`` runs them)."""
     shared = contextvars.copy_context()
     receivers = [receiver for receiver, _, _ in later]
     outcomes: list[Any] = [None] * len(later)
-    runner = open_runner(outcomes, receivers, shared)
+    runner = open_runner(outcomes, receivers, shared, watch is not None)
     try:
         try:
             for index, each in enumerate(later):
                 coro = _started(signal, each, sender, named, runner.errors, index)
-                if coro is not None:
-                    runner.start(coro, index, each[1])
+                if coro is None:
+                    continue
+                if watch is not None:
+                    how: How = "task" if each[2] else "thread"
+                    own = shared if runner.coroutines_share else None
+                    coro = observe_task(watch, how, each[0], coro, runner, index, own)
+                runner.start(coro, index, each[1])
         except BaseException:
             await _seam.abort_runner(runner, receivers, method)
             raise

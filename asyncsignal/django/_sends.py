@@ -38,7 +38,9 @@ from asgiref.sync import async_to_sync
 
 from .. import _seam
 from .._backends import check_can_block
+from .._observers import OBSERVERS
 from ._internals import LIVE_RECEIVERS
+from ._observed import send_observed
 from ._running import (
     claimed,
     log_robust_failure,
@@ -65,6 +67,8 @@ _GLOBALS: dict[str, Any] = {
     "async_to_sync": async_to_sync,
     "run_concurrently": run_concurrently,
     "send_traced": send_traced,
+    "OBSERVERS": OBSERVERS,
+    "send_observed": send_observed,
     "log_failure": log_robust_failure,
     "LIVE": LIVE_RECEIVERS,
     "MISSING": object(),
@@ -82,7 +86,7 @@ def {name}(self, sender, {params}**§named):
 
 #: A specialised send's hot path: plain sync receivers, literal keywords.
 _HOT = """\
-    if not ({missing}§named or {check} is not None or {subscriptions}):
+    if not (§OBSERVERS or {missing}§named or {check} is not None or {subscriptions}):
         if not {connected}:
             return []
         §plan = {cache}.get(§id(sender))
@@ -117,6 +121,8 @@ _CALL_ALL = (
 
 #: Everything else, in the order of the core's sends.
 _GENERIC = """\
+    if §OBSERVERS:
+        return §send_observed(self, sender, §named, "{method}")
     if {check} is not None:
         {check}("{method}", §named)
     if {subscriptions}:

@@ -6,11 +6,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import _seam
+from .._observers import OBSERVERS
 from .._policies import resolve_policy
 from .._receivers import NO_RECEIVER, dies_at_once, warn_weak
 from . import _sends
 from ._connecting import check_receiver_if_debug, pending_policy, taking_policies
 from ._internals import LIVE_RECEIVERS, DjangoInternals
+from ._observed import asend_observed
 from ._running import (
     Later,
     call_in_turn,
@@ -22,6 +24,7 @@ from ._running import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable
 
+    from .._observers import Watch
     from .._registry import Plan
 
 Responses = list[tuple[Any, Any]]
@@ -130,7 +133,10 @@ class Signal(DjangoInternals):
         async receivers' errors are raised once all have finished (one error,
         or an ``ExceptionGroup``). If the caller is cancelled, the receivers
         still running are cancelled and awaited first."""
-        return await self._asend(sender, named, "asend", _seam.subscribers(self))
+        subscriptions = _seam.subscribers(self)
+        if OBSERVERS:
+            return await asend_observed(self, sender, named, "asend", subscriptions)
+        return await self._asend(sender, named, "asend", subscriptions)
 
     async def asend_robust(self, sender: object, **named: Any) -> Responses:
         """Like :meth:`asend`, but a receiver's ``Exception`` becomes its
@@ -143,6 +149,10 @@ class Signal(DjangoInternals):
         named: dict[str, Any],
         subscriptions: tuple[Any, ...],
     ) -> Responses:
+        if OBSERVERS:
+            return await asend_observed(
+                self, sender, named, "asend_robust", subscriptions
+            )
         return await self._asend(sender, named, "asend_robust", subscriptions)
 
     async def _asend(
@@ -151,7 +161,10 @@ class Signal(DjangoInternals):
         named: dict[str, Any],
         method: str,
         subscriptions: tuple[Any, ...],
+        watch: Watch | None = None,
     ) -> Responses:
+        """``asend`` or ``asend_robust`` (``method``); ``watch``: an observed
+        send's (``_observed``)."""
         check = _seam.payload_check(self)
         if check is not None:
             check(method, named)
@@ -170,11 +183,15 @@ class Signal(DjangoInternals):
         responses: Responses = []
         for threaded, batch in batches:
             if threaded:
-                responses += await in_one_thread(self, batch, sender, named, robust)
+                responses += await in_one_thread(
+                    self, batch, sender, named, robust, watch
+                )
             else:
-                responses += call_in_turn(self, batch, sender, named, robust)
+                responses += call_in_turn(self, batch, sender, named, robust, watch)
         if later:
-            responses += await run_concurrently(self, later, sender, named, method)
+            responses += await run_concurrently(
+                self, later, sender, named, method, watch
+            )
         return responses
 
     def _split(
