@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
@@ -34,13 +35,15 @@ class Floor:
     backends: ClassVar[tuple[str, ...]] = ("asyncio", "uvloop")
     #: ``floor()`` in ``expr`` is built by :meth:`make_floor`.
     expr: ClassVar[str] = "await floor()"
+    #: Whether it calls sync receivers under ``asend`` too.
+    takes_sync: ClassVar[bool] = False
 
     def build(self, dispatch: Dispatch, probe: Probe | None) -> Call:
         if dispatch.mode != self.mode or dispatch.senders:
             raise Unsupported(f"{self.name} only covers {self.mode} to any sender")
         if dispatch.backend not in self.backends:
             raise Unsupported(f"{self.name} does not run on {dispatch.backend}")
-        if "sync" in dispatch.kinds and self.mode == "asend":
+        if "sync" in dispatch.kinds and self.mode == "asend" and not self.takes_sync:
             raise Unsupported(f"{self.name} awaits every receiver: async only")
         self.check_python()
         receivers = make_receivers(
@@ -166,6 +169,35 @@ class TrioNursery(Floor):
         return floor
 
 
+class ThreadSensitiveHop(Floor):
+    """Django's thread rule at its cheapest: the sync receivers in one
+    ``sync_to_async(thread_sensitive=True)`` call, then each async receiver
+    awaited in turn (no concurrency, no task). What ``asyncsignal.django``
+    can cost at best under ``asend`` with sync receivers (W4)."""
+
+    name = "raw: one thread-sensitive hop"
+    takes_sync = True
+
+    def make_floor(self, receivers: list[Callable[..., Any]]) -> FloorFn | None:
+        from asgiref.sync import sync_to_async
+
+        sync = [r for r in receivers if not inspect.iscoroutinefunction(r)]
+        async_ = [r for r in receivers if inspect.iscoroutinefunction(r)]
+
+        def call_sync() -> list[Any]:
+            return [r(signal=_SIGNAL, sender=Model, x=1) for r in sync]
+
+        hop = sync_to_async(call_sync, thread_sensitive=True)
+
+        async def floor() -> list[Any]:
+            responses = await hop()
+            return responses + [
+                await r(signal=_SIGNAL, sender=Model, x=1) for r in async_
+            ]
+
+        return floor
+
+
 #: Floors by name.
 FLOORS: dict[str, Floor] = {
     floor.name: floor
@@ -176,5 +208,6 @@ FLOORS: dict[str, Floor] = {
         TaskGroupFloor(),
         AnyioTaskGroup(),
         TrioNursery(),
+        ThreadSensitiveHop(),
     )
 }

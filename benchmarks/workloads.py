@@ -284,7 +284,14 @@ def catalogue(mode: Mode) -> list[Workload]:
             "asend, 5 sync + 5 async receivers, interleaved",
             "asend",
             kinds("sync", "async", times=5),
-            (OURS, DJANGO, VARIANT, f"{VARIANT}, thread=False", "blinker"),
+            (
+                OURS,
+                DJANGO,
+                VARIANT,
+                f"{VARIANT}, thread=False",
+                "blinker",
+                "raw: one thread-sensitive hop",
+            ),
             targets=(
                 Target(DJANGO, _W4),
                 Target(DJANGO, _W4, subject=VARIANT),
