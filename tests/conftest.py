@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, settings
 from support.backends import BACKENDS, loop_errors
+from support.observing import Recorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -103,6 +104,19 @@ def collect(young_garbage_only: None) -> Callable[[], None]:
         gc.collect()
 
     return collect
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A :class:`~support.observing.Recorder` added as an observer."""
+    import asyncsignal
+
+    observer = Recorder()
+    asyncsignal.add_observer(observer)
+    try:
+        yield observer
+    finally:
+        assert asyncsignal.remove_observer(observer)
 
 
 # -- event loops stay quiet ----------------------------------------------------

@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -21,19 +21,6 @@ if sys.version_info < (3, 11):  # pragma: no cover - covered by the Python 3.10 
     from exceptiongroup import ExceptionGroup
 
 from support.observing import Recorder, current
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    observer = Recorder()
-    asyncsignal.add_observer(observer)
-    try:
-        yield observer
-    finally:
-        assert asyncsignal.remove_observer(observer)
 
 
 async def quick(**kwargs: Any) -> str:

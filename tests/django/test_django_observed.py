@@ -8,33 +8,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from support.backends import ASYNCIO_BACKENDS
 from support.observing import Recorder, current
 
-import asyncsignal
 from asyncsignal import _seam
 from asyncsignal.testing import capture
 
 pytest.importorskip("django")
 from asyncsignal.django import Signal
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 asyncio_only = pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    observer = Recorder()
-    asyncsignal.add_observer(observer)
-    try:
-        yield observer
-    finally:
-        assert asyncsignal.remove_observer(observer)
 
 
 def plain(**kwargs: Any) -> tuple[str, str]:
