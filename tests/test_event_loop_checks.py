@@ -68,7 +68,8 @@ def test_reports_of_asyncio_event_loops_fail_the_test_they_happen_in(
 ) -> None:
     pytester.makepyfile(conftest=(HERE / "conftest.py").read_text())
     support = pytester.mkpydir("support")
-    (support / "backends.py").write_text((HERE / "support" / "backends.py").read_text())
+    for module in ("backends.py", "observing.py"):
+        (support / module).write_text((HERE / "support" / module).read_text())
     pytester.makeini(
         textwrap.dedent(
             """
