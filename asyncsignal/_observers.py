@@ -329,7 +329,9 @@ async def observe_task(
     time limit did it. The runner makes the receiver's
     :class:`~asyncsignal.ReceiverTimeout` after the task has ended; the
     observers get an equal one made here."""
-    if shared is not None:
+    # enter_shared's and leave_shared's tests, inline: the common case (the
+    # receivers set nothing) then costs no call.
+    if shared is not None and copy_context() != shared:
         enter_shared(shared)
     started = _receiver_started(watch, receiver, how)
     # Taken after the observers' calls, so that a receiver that sets nothing
@@ -342,7 +344,7 @@ async def observe_task(
         response = await coro
     except BaseException as error:
         duration = perf_counter() - begin
-        if shared is not None:
+        if shared is not None and copy_context() != mark:
             leave_shared(shared, mark)
         if isinstance(error, anyio.get_cancelled_exc_class()):
             limit = runner.limit_hit(index)
@@ -355,7 +357,7 @@ async def observe_task(
             _receiver_ended(started, "error", error, duration)
         raise
     duration = perf_counter() - begin
-    if shared is not None:
+    if shared is not None and copy_context() != mark:
         leave_shared(shared, mark)
     _receiver_ended(started, "response", None, duration)
     return response
