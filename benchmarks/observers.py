@@ -335,6 +335,7 @@ def report(samples: dict[str, list[float]], baseline: str) -> None:
             1.5,
         )
     )
+
     def added(i: int, recorded: str) -> float:
         """What one more receiver adds to ``recorded`` (µs), in round i."""
         return (

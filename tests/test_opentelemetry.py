@@ -461,11 +461,12 @@ async def test_a_callable_object_is_named_and_the_attribute_cache_is_bounded(
             for span in telemetry.finished()
             if span.name.startswith("process")
         ]
-        assert names == [
+        one_round = [
             ("process objects", f"{__name__}.Handler"),
             ("process objects", f"{__name__}.plain"),
             ("process others", f"{__name__}.plain"),
-        ] * 2
+        ]
+        assert names == one_round * 2
         observer = AsyncSignalInstrumentor()._observer
         assert observer is not None
         (destination,) = observer._destinations.values()
