@@ -325,19 +325,15 @@ async def observe_task(
     ``shared`` is given (``runner.coroutines_share``: one coroutine less than
     the runner's own ``run_sharing``).
 
-    Once the task is cancelled, ``runner.limit_hit(index)`` says whether its
-    time limit did it. The runner makes the receiver's
-    :class:`~asyncsignal.ReceiverTimeout` after the task has ended; the
-    observers get an equal one made here."""
-    # enter_shared's and leave_shared's tests, inline: the common case (the
-    # receivers set nothing) then costs no call.
+    Once the task is cancelled, ``runner.limit_hit(index)`` says whether its time
+    limit did it. The runner makes the receiver's :class:`~asyncsignal.ReceiverTimeout`
+    after the task has ended; the observers get an equal one made here."""
+    # enter_shared's and leave_shared's tests inline: no call in the common case.
     if shared is not None and copy_context() != shared:
         enter_shared(shared)
     started = _receiver_started(watch, receiver, how)
-    # Taken after the observers' calls, so that a receiver that sets nothing
-    # is found to have set nothing in constant time (its context still shares
-    # this copy's storage; after an observer's set and reset it would not).
-    # What the observers set and reset around the receiver is not handed back.
+    # Marked after the observers' calls: what they set is not handed back, and
+    # a receiver that sets nothing is seen to in constant time (shared storage).
     mark = copy_context()
     begin = perf_counter()
     try:
@@ -346,15 +342,14 @@ async def observe_task(
         duration = perf_counter() - begin
         if shared is not None and copy_context() != mark:
             leave_shared(shared, mark)
+        outcome: Outcome = "error"
+        told: BaseException = error
         if isinstance(error, anyio.get_cancelled_exc_class()):
             limit = runner.limit_hit(index)
-            if limit is None:
-                _receiver_ended(started, "cancelled", error, duration)
-            else:
-                timeout = ReceiverTimeout(receiver, limit)
-                _receiver_ended(started, "timeout", timeout, duration)
-        else:
-            _receiver_ended(started, "error", error, duration)
+            outcome = "cancelled" if limit is None else "timeout"
+            if limit is not None:
+                told = ReceiverTimeout(receiver, limit)
+        _receiver_ended(started, outcome, told, duration)
         raise
     duration = perf_counter() - begin
     if shared is not None and copy_context() != mark:
