@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
+from contextvars import copy_context
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
@@ -298,13 +299,13 @@ def observe_call(
     """Call ``receiver(**kwargs)`` (a sync receiver, in this thread and
     context), telling the observers of ``watch``."""
     started = _receiver_started(watch, receiver, how)
-    begin = time.perf_counter()
+    begin = perf_counter()
     try:
         response = receiver(**kwargs)
     except BaseException as error:
-        _receiver_ended(started, "error", error, time.perf_counter() - begin)
+        _receiver_ended(started, "error", error, perf_counter() - begin)
         raise
-    _receiver_ended(started, "response", None, time.perf_counter() - begin)
+    _receiver_ended(started, "response", None, perf_counter() - begin)
     return response
 
 
@@ -324,35 +325,37 @@ async def observe_task(
     ``shared`` is given (``runner.coroutines_share``: one coroutine less than
     the runner's own ``run_sharing``).
 
-    Once the task is cancelled, ``runner.limit_hit(index)`` says whether its
-    time limit did it. The runner makes the receiver's
-    :class:`~asyncsignal.ReceiverTimeout` after the task has ended; the
-    observers get an equal one made here."""
-    entered = None if shared is None else enter_shared(shared)
+    Once the task is cancelled, ``runner.limit_hit(index)`` says whether its time
+    limit did it. The runner makes the receiver's :class:`~asyncsignal.ReceiverTimeout`
+    after the task has ended; the observers get an equal one made here."""
+    # enter_shared's and leave_shared's tests inline: no call in the common case.
+    if shared is not None and copy_context() != shared:
+        enter_shared(shared)
+    started = _receiver_started(watch, receiver, how)
+    # Marked after the observers' calls: what they set is not handed back, and
+    # a receiver that sets nothing is seen to in constant time (shared storage).
+    mark = copy_context()
+    begin = perf_counter()
     try:
-        started = _receiver_started(watch, receiver, how)
-        begin = time.perf_counter()
-        try:
-            response = await coro
-        except anyio.get_cancelled_exc_class() as cancelled:
-            duration = time.perf_counter() - begin
+        response = await coro
+    except BaseException as error:
+        duration = perf_counter() - begin
+        if shared is not None and copy_context() != mark:
+            leave_shared(shared, mark)
+        outcome: Outcome = "error"
+        told: BaseException = error
+        if isinstance(error, anyio.get_cancelled_exc_class()):
             limit = runner.limit_hit(index)
-            if limit is None:
-                _receiver_ended(started, "cancelled", cancelled, duration)
-            else:
-                timeout = ReceiverTimeout(receiver, limit)
-                _receiver_ended(started, "timeout", timeout, duration)
-            raise
-        except BaseException as error:
-            _receiver_ended(started, "error", error, time.perf_counter() - begin)
-            raise
-        _receiver_ended(started, "response", None, time.perf_counter() - begin)
-        return response
-    finally:
-        # After the observers' calls: what they reset is not handed back.
-        if entered is not None:
-            assert shared is not None
-            leave_shared(shared, entered)
+            outcome = "cancelled" if limit is None else "timeout"
+            if limit is not None:
+                told = ReceiverTimeout(receiver, limit)
+        _receiver_ended(started, outcome, told, duration)
+        raise
+    duration = perf_counter() - begin
+    if shared is not None and copy_context() != mark:
+        leave_shared(shared, mark)
+    _receiver_ended(started, "response", None, duration)
+    return response
 
 
 def events_dropped(signal: AsyncSignal, subscription: Subscription, count: int) -> None:

@@ -29,9 +29,13 @@ __all__ = ("BRIDGE_METERS", "SpanObserver", "observe_bridges")
 
 
 _SYSTEM = "asyncsignal"
-#: Most (signal, receiver) attribute sets kept: receivers made by exec() each
-#: have their own code object, and the cache must not grow without bound.
+#: Most receivers' attribute sets kept per signal name (then forgotten all
+#: at once): receivers made by exec() or by closures are new functions each
+#: time, and the cache must not grow without bound.
 _ATTRIBUTES_CACHED = 10_000
+#: Most signal names kept (then forgotten all at once).
+_DESTINATIONS_CACHED = 1_000
+_CONSUMER = SpanKind.CONSUMER
 #: Set while a bridge delivers an incoming event that carried a trace: its
 #: send makes no span of its own (the remote send's span is the parent).
 _DELIVERING: ContextVar[bool] = ContextVar(
@@ -59,16 +63,57 @@ def _error_type(error: BaseException) -> str:
     )
 
 
+class _Destination:
+    """What every send of one signal name shares: the attributes of its
+    receivers' spans and metrics, per receiver (made once, then reused: the
+    SDK copies them into each span, and a histogram keys its points by
+    them)."""
+
+    __slots__ = ("base", "name", "receiver_span", "receivers")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.receiver_span = f"process {name}"
+        self.base: dict[str, Any] = {
+            "messaging.system": _SYSTEM,
+            "messaging.destination.name": name,
+            "messaging.operation.name": "process",
+            "messaging.operation.type": "process",
+        }
+        #: id(receiver's function) -> (a weak reference to that function,
+        #: the attributes). Keyed by identity: hashing a code object costs
+        #: as much as a large function's bytecode, and a key must not keep a
+        #: weakly connected receiver alive; the reference tells a live
+        #: function from a collected one whose id was reused.
+        self.receivers: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+    def add(self, receiver: object, function: object) -> dict[str, Any]:
+        """The attributes of ``receiver``'s span and metrics, made and kept
+        under ``function`` (see ``SpanObserver.receiver_started``)."""
+        attributes = dict(self.base)
+        attributes["code.function.name"] = _function_name(receiver)
+        try:
+            reference = weakref.ref(function)
+        except TypeError:  # not weakly referenceable (a builtin): not kept
+            return attributes
+        if len(self.receivers) >= _ATTRIBUTES_CACHED:
+            # Mostly entries of collected receivers by now (exec()'d ones).
+            self.receivers.clear()
+        self.receivers[id(function)] = (reference, attributes)
+        return attributes
+
+
 class _Send:
     """What ``send_started`` hands on: the send's span (``None`` for the
-    delivery of an incoming event), the attributes its receivers share
-    (empty: nothing is made for them), the method and when it started."""
+    delivery of an incoming event) and the token of its attachment, the
+    context in which it runs (its receivers' spans are children of its
+    current span), its destination, method, whether its receivers get spans
+    and when it started."""
 
     __slots__ = (
-        "attributes",
+        "context",
+        "destination",
         "method",
-        "name",
-        "receiver_span",
         "recording",
         "span",
         "started",
@@ -79,17 +124,15 @@ class _Send:
         self,
         span: Any,
         token: Any,
-        name: str,
-        attributes: dict[str, Any],
+        destination: _Destination,
         method: str,
         recording: bool,
     ) -> None:
         self.span = span
         self.token = token
-        self.name = name
-        self.attributes = attributes
+        self.context = otel_context.get_current()
+        self.destination = destination
         self.method = method
-        self.receiver_span = f"process {name}"
         #: Whether receivers get spans (the send's is recording, or it is an
         #: incoming event's delivery whose remote send was sampled).
         self.recording = recording
@@ -108,8 +151,8 @@ class SpanObserver(Observer):
         self._tracer = tracer
         self._receiver_spans = receiver_spans
         self._metrics = meter is not None
-        #: (signal name, receiver name) -> the attributes of its spans/metrics.
-        self._receiver_attributes: dict[tuple[str, str], dict[str, Any]] = {}
+        #: signal name -> what its sends share.
+        self._destinations: dict[str, _Destination] = {}
         if meter is not None:
             self._process_duration = meter.create_histogram(
                 "messaging.process.duration",
@@ -152,7 +195,7 @@ class SpanObserver(Observer):
             if not (sampled or self._metrics):
                 return None
             recording = sampled and self._receiver_spans
-            return _Send(None, None, name, self._base(name), method, recording)
+            return _Send(None, None, self._destination(name), method, recording)
         span = self._tracer.start_span(
             f"{method} {name}",
             kind=SpanKind.PRODUCER,
@@ -172,16 +215,15 @@ class SpanObserver(Observer):
             return None
         token = otel_context.attach(trace.set_span_in_context(span))
         recording = span.is_recording() and self._receiver_spans
-        return _Send(span, token, name, self._base(name), method, recording)
+        return _Send(span, token, self._destination(name), method, recording)
 
-    @staticmethod
-    def _base(name: str) -> dict[str, Any]:
-        return {
-            "messaging.system": _SYSTEM,
-            "messaging.destination.name": name,
-            "messaging.operation.name": "process",
-            "messaging.operation.type": "process",
-        }
+    def _destination(self, name: str) -> _Destination:
+        destination = self._destinations.get(name)
+        if destination is None:
+            if len(self._destinations) >= _DESTINATIONS_CACHED:
+                self._destinations.clear()
+            destination = self._destinations[name] = _Destination(name)
+        return destination
 
     def send_ended(self, context: _Send | None, error: BaseException | None) -> None:
         if context is None or context.span is None:
@@ -197,7 +239,7 @@ class SpanObserver(Observer):
         if self._metrics:
             attributes = {
                 "messaging.system": _SYSTEM,
-                "messaging.destination.name": context.name,
+                "messaging.destination.name": context.destination.name,
                 "messaging.operation.name": context.method,
                 "messaging.operation.type": "send",
             }
@@ -210,23 +252,23 @@ class SpanObserver(Observer):
     # -- receivers ------------------------------------------------------------
 
     def receiver_started(self, send: _Send, receiver: Any, how: How) -> Any:
-        # Keyed by code, not by receiver: the cache must not keep a weakly
-        # connected receiver alive. One code object has one qualified name.
-        code = getattr(getattr(receiver, "__func__", receiver), "__code__", None)
-        key = (send.name, code if code is not None else _function_name(receiver))
-        attributes = self._receiver_attributes.get(key)
-        if attributes is None:
-            attributes = dict(send.attributes)
-            attributes["code.function.name"] = _function_name(receiver)
-            if len(self._receiver_attributes) < _ATTRIBUTES_CACHED:
-                self._receiver_attributes[key] = attributes
-        span = token = None
-        if send.recording:
-            span = self._tracer.start_span(
-                send.receiver_span, kind=SpanKind.CONSUMER, attributes=attributes
-            )
-            token = otel_context.attach(trace.set_span_in_context(span))
-        return (span, token, attributes)
+        destination = send.destination
+        # A bound method's function: one entry for all its instances.
+        function = getattr(receiver, "__func__", receiver)
+        entry = destination.receivers.get(id(function))
+        if entry is not None and entry[0]() is function:
+            attributes = entry[1]
+        else:
+            attributes = destination.add(receiver, function)
+        if not send.recording:
+            return (None, None, attributes)
+        # The send's context, given rather than looked up (twice, by the SDK):
+        # the parent is the send's span even if an earlier receiver left a
+        # span of its own current, handed back to the receivers' context.
+        span = self._tracer.start_span(
+            destination.receiver_span, send.context, _CONSUMER, attributes
+        )
+        return (span, otel_context.attach(trace.set_span_in_context(span)), attributes)
 
     def receiver_ended(
         self,

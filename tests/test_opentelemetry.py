@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -443,19 +445,86 @@ async def test_a_callable_object_is_named_and_the_attribute_cache_is_bounded(
 ) -> None:
     import asyncsignal._telemetry as module
 
-    monkeypatch.setattr(module, "_ATTRIBUTES_CACHED", 0)
+    monkeypatch.setattr(module, "_ATTRIBUTES_CACHED", 1)
+    monkeypatch.setattr(module, "_DESTINATIONS_CACHED", 1)
     with instrumented() as telemetry:
-        signal = AsyncSignal(name="objects")
+        objects, others = AsyncSignal(name="objects"), AsyncSignal(name="others")
         handler = Handler()
-        signal.connect(handler)
-        await signal.asend(None)
-        await signal.asend(None)
+        objects.connect(handler)
+        objects.connect(plain)
+        others.connect(plain)
+        for _ in range(2):
+            await objects.asend(None)
+            await others.asend(None)
         names = [
-            span.attributes["code.function.name"]  # type: ignore[index]
+            (span.name, span.attributes["code.function.name"])  # type: ignore[index]
             for span in telemetry.finished()
-            if span.name == "process objects"
+            if span.name.startswith("process")
         ]
-        assert names == [f"{__name__}.Handler"] * 2
+        one_round = [
+            ("process objects", f"{__name__}.Handler"),
+            ("process objects", f"{__name__}.plain"),
+            ("process others", f"{__name__}.plain"),
+        ]
+        assert names == one_round * 2
+        observer = AsyncSignalInstrumentor()._observer
+        assert observer is not None
+        (destination,) = observer._destinations.values()
+        assert len(destination.receivers) == 1
+
+
+class Slotted:
+    """A receiver that cannot be weakly referenced (no ``__weakref__``)."""
+
+    __slots__ = ()
+
+    def __call__(self, **kwargs: Any) -> str:
+        return "slotted"
+
+
+async def test_the_attribute_cache_keeps_no_receiver_alive(
+    telemetry: Telemetry,
+) -> None:
+    signal = AsyncSignal(name="weak")
+
+    async def short_lived(**kwargs: Any) -> None:
+        pass
+
+    signal.connect(short_lived)
+    signal.connect(Slotted(), weak=False)
+    await signal.asend(None)
+    gone = weakref.ref(short_lived)
+    del short_lived
+    gc.collect()
+    assert gone() is None
+    await signal.asend(None)
+    assert sorted(telemetry.by_function()) == ["Slotted", "short_lived"]
+
+
+async def test_a_receivers_span_is_a_child_of_the_send_even_if_one_leaves_a_span(
+    telemetry: Telemetry,
+) -> None:
+    """A receiver that leaves a span of its own current (handed back to the
+    send's context, as any context variable it sets) does not become the
+    parent of the next receivers' spans."""
+
+    async def leaky(**kwargs: Any) -> None:
+        span = telemetry.tracer.start_span("leaked")
+        otel_context.attach(trace.set_span_in_context(span))
+        span.end()
+
+    signal = AsyncSignal(name="leaky")
+    signal.connect(leaky)
+    signal.connect(plain)
+    signal.connect(quick)
+    await signal.asend(None)
+    # Ending the send's span restored the sender's current span.
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    send = telemetry.one("asend leaky")
+    receivers = telemetry.by_function()
+    assert set(receivers) == {"leaky", "plain", "quick"}
+    for name, span in receivers.items():
+        assert parent_of(span) == send.context.span_id, name
 
 
 async def test_an_unrecorded_send_gives_the_bridge_no_trace_to_carry() -> None:

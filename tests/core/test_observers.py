@@ -217,6 +217,31 @@ async def test_receivers_context_changes_reach_the_sender_when_observed(
     assert current.get() == "-"
 
 
+async def test_a_failing_receivers_context_changes_reach_the_sender_when_observed(
+    recorder: Recorder,
+) -> None:
+    """What a receiver set before raising is handed back as on success; what
+    the observer set around it and reset is not."""
+    by_receiver: contextvars.ContextVar[str] = contextvars.ContextVar(
+        "by_receiver", default=""
+    )
+
+    async def sets_and_fails(**kwargs: Any) -> None:
+        by_receiver.set("failed")
+        raise ValueError("after setting")
+
+    async def sees(**kwargs: Any) -> str:
+        return by_receiver.get()
+
+    signal = AsyncSignal(name="failing_setter")
+    signal.connect(sets_and_fails)
+    signal.connect(sees)
+    responses = await signal.asend_robust(None)
+    assert isinstance(responses[0][1], ValueError)
+    assert by_receiver.get() == "failed"
+    assert current.get() == "-"
+
+
 async def test_send_started_returning_none_skips_the_receivers() -> None:
     class SendsOnly(Recorder):
         def send_started(
