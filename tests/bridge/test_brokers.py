@@ -256,6 +256,50 @@ async def test_an_error_escaping_a_nats_client_task_ends_the_session(
         server.stop()
 
 
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_a_nats_session_publishes_batches_in_order_and_refuses_once_closed(
+    tmp_path: Path,
+) -> None:
+    """The NATS session writes a batch as nats-py's pending PUB commands (not
+    through its per-message publish()): the messages arrive whole, in order;
+    once the client has closed, publishing raises (the session then ends and
+    the batch counts as lost) instead of queueing into a dead client."""
+    import nats.errors
+
+    from asyncsignal.bridge._transports.nats import NatsBroker
+
+    server = Server("nats", tmp_path)
+    server.start()
+    try:
+        received: list[bytes] = []
+        arrived = anyio.Event()
+
+        def deliver(data: bytes) -> bool:
+            received.append(data)
+            if len(received) == 300:
+                arrived.set()
+            return False
+
+        listener = await NatsBroker(server.url, "t", 5.0, 1024).connect(deliver)
+        sender = await NatsBroker(server.url, "t", 5.0, 1024).connect(
+            lambda data: False
+        )
+        batches = [[b"%d" % n + b"x" * n for n in range(k, k + 100)] for k in (0, 100)]
+        batches.append([b""])  # an empty message is a message too
+        batches.append([b'{"a": "\\r\\n"}\r\nPUB t 1\r\n'] * 99)  # no injection
+        for batch in batches:
+            await sender.publish(batch)
+        with anyio.fail_after(DEADLINE):
+            await arrived.wait()
+        assert received == [m for batch in batches for m in batch]
+        await sender.aclose()
+        with pytest.raises(nats.errors.ConnectionClosedError):
+            await sender.publish([b"late"])
+        await listener.aclose()
+    finally:
+        server.stop()
+
+
 @heavy
 async def test_a_broker_killed_and_restarted_mid_stream(
     own_broker: Server, caplog: pytest.LogCaptureFixture

@@ -8,7 +8,8 @@ session loop reconnects and resubscribes with its backoff.
 
 Incoming messages go from nats-py's parser straight to the bridge's inbox
 (:class:`_Client`), which bounds them itself; nats-py's per-subscription
-queue, and its slow-consumer limits, are not used.
+queue, and its slow-consumer limits, are not used. Outgoing ones are added
+to nats-py's pending writes a batch at a time (:meth:`_NatsSession.publish`).
 """
 
 from __future__ import annotations
@@ -186,7 +187,9 @@ class _NatsSession:
         await client._send_command(
             b"".join([b"%s%d\r\n%s\r\n" % (head, len(data), data) for data in batch])
         )
-        if client._flush_queue is not None and client._flush_queue.empty():
+        queue = client._flush_queue
+        assert queue is not None  # made by connect()
+        if queue.empty():
             await client._flush_pending()
 
     async def receive(self) -> None:
