@@ -1,7 +1,7 @@
 """Bridge benchmark: publish -> remote receive through asyncsignal.bridge,
 against the raw clients and encode's broadcaster, in one run.
 
-    python benchmarks/bridge/run.py            # about a minute
+    python benchmarks/bridge/run.py            # about three minutes
     python benchmarks/bridge/run.py --smoke    # each contender once, tiny sizes
 
 Run it with an interpreter that has asyncsignal, redis, nats-py, trio and
@@ -344,6 +344,11 @@ def summarise(rounds: list[dict[str, Any]], contenders: list[str]) -> dict[str, 
                     r[contender]["paced"]["p50_us"] / r[other]["paced"]["p50_us"]
                     for r in rounds
                 )
+        if contender.startswith("bridge-redis") and "broadcaster" in contenders:
+            entry["p50_vs_broadcaster"] = statistics.median(
+                r[contender]["paced"]["p50_us"] / r["broadcaster"]["paced"]["p50_us"]
+                for r in rounds
+            )
         summary[contender] = entry
     return summary
 
@@ -398,6 +403,16 @@ def print_table(summary: dict[str, Any]) -> None:
         )
         verdict = "met" if ahead else "MISSED"
         print(f"target bridge-redis ahead of broadcaster on both: {verdict}")
+        ratio = ours["p50_vs_broadcaster"]
+        verdict = "met" if ratio <= 1.0 else "MISSED"
+        print(
+            f"target bridge-redis p50 <= 1.0x broadcaster's (per round): "
+            f"{ratio:.2f}x {verdict}"
+        )
+    if "bridge-redis:trio" in summary:
+        ratio = summary["bridge-redis:trio"]["p50_ratio"]
+        verdict = "met" if ratio <= 1.5 else "MISSED"
+        print(f"target bridge-redis:trio p50 <= 1.5x raw-redis: {ratio:.2f}x {verdict}")
 
 
 if __name__ == "__main__":
