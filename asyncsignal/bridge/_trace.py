@@ -50,7 +50,7 @@ _KEYS = frozenset(("v", "traceparent", "tracestate", "baggage"))
 #: A version 00 traceparent; its all-zero ids are refused apart. (A regular
 #: expression: a third of the cost of testing the characters as a set.)
 _TRACEPARENT = re.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}").fullmatch
-_PRINTABLE = re.compile("[\x20-\x7e]*").fullmatch
+_PRINTABLE = re.compile(r"[\x20-\x7e]*").fullmatch
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 

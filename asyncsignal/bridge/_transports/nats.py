@@ -176,7 +176,7 @@ class _NatsSession:
     async def publish(self, batch: list[bytes]) -> None:
         # What nats-py's publish() does for each message (a PUB command added
         # to its pending writes, its flusher task kicked if idle), once per
-        # batch: its four coroutines per message took about a third of the
+        # batch: its four coroutines per message took about a fifth of the
         # publishing process's CPU per event in bursts, measured here. The
         # bridge checked the subject, and every message's size against the
         # server's max_payload, when it connected.
