@@ -23,6 +23,7 @@ trace that would fail them is left out of the event.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
@@ -46,8 +47,11 @@ MAX_TRACESTATE = 512
 MAX_BAGGAGE = 8192
 
 _KEYS = frozenset(("v", "traceparent", "tracestate", "baggage"))
-_HEX = frozenset("0123456789abcdef")
-_PRINTABLE = frozenset(map(chr, range(0x20, 0x7F)))
+#: A version 00 traceparent; its all-zero ids are refused apart. (A regular
+#: expression: a third of the cost of testing the characters as a set.)
+_TRACEPARENT = re.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}").fullmatch
+_PRINTABLE = re.compile(r"[\x20-\x7e]*").fullmatch
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
 def check_trace(trace: Any) -> tuple[dict[str, str] | None, str | None]:
@@ -71,11 +75,7 @@ def check_trace(trace: Any) -> tuple[dict[str, str] | None, str | None]:
         value = trace.get(key)
         if value is None:
             continue
-        if (
-            type(value) is not str
-            or len(value) > limit
-            or not _PRINTABLE.issuperset(value)
-        ):
+        if type(value) is not str or len(value) > limit or not _PRINTABLE(value):
             return (
                 None,
                 f"its {key} is not printable ASCII of at most {limit} characters",
@@ -87,6 +87,11 @@ def check_trace(trace: Any) -> tuple[dict[str, str] | None, str | None]:
 def trace_field(dumps: Callable[[Any], str], trace: Mapping[str, str]) -> str:
     """``"trace":{...},`` for an envelope (``dumps``: its JSON encoder), or
     nothing if ``trace`` would not pass :func:`check_trace`."""
+    if len(trace) == 1:
+        # The usual trace: a traceparent alone, which needs no escaping.
+        parent = trace.get("traceparent")
+        if _is_traceparent(parent):
+            return f'"trace":{{"v":{TRACE_VERSION},"traceparent":"{parent}"}},'
     fields, _ = check_trace({"v": TRACE_VERSION, **trace})
     if fields is None:
         return ""
@@ -96,11 +101,7 @@ def trace_field(dumps: Callable[[Any], str], trace: Mapping[str, str]) -> str:
 def _is_traceparent(value: object) -> bool:
     return (
         type(value) is str
-        and len(value) == 55
-        and value[:3] == "00-"
-        and value[35] == "-"
-        and value[52] == "-"
-        and _HEX.issuperset(value[3:35] + value[36:52] + value[53:])
-        and value[3:35] != "0" * 32
-        and value[36:52] != "0" * 16
+        and _TRACEPARENT(value) is not None
+        and value[3:35] != _ZERO_TRACE
+        and value[36:52] != _ZERO_SPAN
     )

@@ -104,13 +104,17 @@ async def subscribe(command: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _tracing(family: str) -> Iterator[None]:
-    """The ``-traced`` bridges run with asyncsignal.opentelemetry on: the SDK
-    records every span (into a processor that keeps none) and the bridge
-    carries the trace context in every event; no metrics."""
-    if not family.endswith("-traced"):
+    """The ``-traced`` and ``-otel`` bridges run with asyncsignal.opentelemetry
+    on: the SDK records every span (into a processor that keeps none), no
+    metrics. The ``-traced`` bridges carry the trace context in every event;
+    the ``-otel`` ones carry none (the propagator injects nothing), so that
+    the two differ only in carrying it: the same spans, the same receivers."""
+    if not family.endswith(("-traced", "-otel")):
         yield
         return
+    from opentelemetry import propagate
     from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.propagators.composite import CompositePropagator
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
     from asyncsignal.opentelemetry import AsyncSignalInstrumentor
@@ -121,9 +125,13 @@ def _tracing(family: str) -> Iterator[None]:
     instrumentor.instrument(
         tracer_provider=provider, meter_provider=NoOpMeterProvider()
     )
+    propagator = propagate.get_global_textmap()
+    if family.endswith("-otel"):
+        propagate.set_global_textmap(CompositePropagator([]))
     try:
         yield
     finally:
+        propagate.set_global_textmap(propagator)
         instrumentor.uninstrument()
         provider.shutdown()
 

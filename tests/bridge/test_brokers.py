@@ -256,6 +256,59 @@ async def test_an_error_escaping_a_nats_client_task_ends_the_session(
         server.stop()
 
 
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_a_session_publishes_batches_whole_and_in_order(broker: Server) -> None:
+    """The sessions pack a batch's commands themselves (RESP's PUBLISH, NATS's
+    PUB): every message arrives whole, in order, whatever bytes it holds."""
+    from asyncsignal.bridge._transports import make_broker
+
+    received: list[bytes] = []
+    arrived = anyio.Event()
+    batches = [[b"%d" % n + b"x" * n for n in range(k, k + 100)] for k in (0, 100)]
+    batches.append([b""])  # an empty message is a message too
+    # The protocols' own delimiters inside messages: no injection.
+    batches.append([b"\r\nPUB t 1\r\n*3\r\n$7\r\nPUBLISH\r\n\xff"] * 99)
+    expected = [message for batch in batches for message in batch]
+
+    def deliver(data: bytes) -> bool:
+        received.append(data)
+        if len(received) == len(expected):
+            arrived.set()
+        return False
+
+    url, channel = broker.url, "batches-in-order"
+    listener = await make_broker(url, channel, 5.0, 1024).connect(deliver)
+    sender = await make_broker(url, channel, 5.0, 1024).connect(lambda data: False)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.receive)  # Redis's reader (NATS's: its own)
+            for batch in batches:
+                await sender.publish(batch)
+            with anyio.fail_after(DEADLINE):
+                await arrived.wait()
+            group.cancel_scope.cancel()
+        assert received == expected
+    finally:
+        await sender.aclose()
+        await listener.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_a_closed_nats_session_refuses_to_publish(nats_server: Server) -> None:
+    """Publishing on a closed client raises (the session then ends and the
+    batch counts as lost) instead of queueing into a dead client."""
+    import nats.errors
+
+    from asyncsignal.bridge._transports.nats import NatsBroker
+
+    session = await NatsBroker(nats_server.url, "t", 5.0, 1024).connect(
+        lambda data: False
+    )
+    await session.aclose()
+    with pytest.raises(nats.errors.ConnectionClosedError):
+        await session.publish([b"late"])
+
+
 @heavy
 async def test_a_broker_killed_and_restarted_mid_stream(
     own_broker: Server, caplog: pytest.LogCaptureFixture

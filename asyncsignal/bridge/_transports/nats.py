@@ -8,7 +8,8 @@ session loop reconnects and resubscribes with its backoff.
 
 Incoming messages go from nats-py's parser straight to the bridge's inbox
 (:class:`_Client`), which bounds them itself; nats-py's per-subscription
-queue, and its slow-consumer limits, are not used.
+queue, and its slow-consumer limits, are not used. Outgoing ones are added
+to nats-py's pending writes a batch at a time (:meth:`_NatsSession.publish`).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class _Client(nats.aio.client.Client):
 
 
 class _NatsSession:
-    __slots__ = ("_client", "_closed", "_errors", "_subject", "_timeout")
+    __slots__ = ("_client", "_closed", "_errors", "_head", "_subject", "_timeout")
 
     def __init__(
         self,
@@ -149,6 +150,8 @@ class _NatsSession:
     ) -> None:
         self._client = client
         self._subject = subject
+        #: How each PUB command of the subject begins (no reply subject).
+        self._head = f"PUB {subject} ".encode()
         self._closed = closed
         self._errors = errors
         self._timeout = 0.0
@@ -171,10 +174,23 @@ class _NatsSession:
         await client.flush(timeout)  # type: ignore[arg-type]
 
     async def publish(self, batch: list[bytes]) -> None:
-        # Buffered by nats-py and written by its flusher task.
-        publish, subject = self._client.publish, self._subject
-        for data in batch:
-            await publish(subject, data)
+        # What nats-py's publish() does for each message (a PUB command added
+        # to its pending writes, its flusher task kicked if idle), once per
+        # batch: its four coroutines per message took about a fifth of the
+        # publishing process's CPU per event in bursts, measured here. The
+        # bridge checked the subject, and every message's size against the
+        # server's max_payload, when it connected.
+        client = self._client
+        if not client.is_connected:
+            raise nats.errors.ConnectionClosedError
+        head = self._head
+        await client._send_command(
+            b"".join([b"%s%d\r\n%s\r\n" % (head, len(data), data) for data in batch])
+        )
+        queue = client._flush_queue
+        assert queue is not None  # made by connect()
+        if queue.empty():
+            await client._flush_pending()
 
     async def receive(self) -> None:
         await self._closed.wait()

@@ -67,6 +67,7 @@ class _RedisSession:
         "_channel",
         "_client",
         "_deliver",
+        "_publish_head",
         "_publisher",
         "_publishing",
         "_pubsub",
@@ -80,6 +81,11 @@ class _RedisSession:
     ) -> None:
         self._client = client
         self._channel = channel
+        #: RESP's PUBLISH <channel>, up to the message (an array of 3 bulk strings).
+        self._publish_head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (
+            len(channel),
+            channel,
+        )
         self._deliver = deliver
         self._pubsub: PubSub = client.pubsub()
         pool = client.connection_pool
@@ -98,12 +104,13 @@ class _RedisSession:
         await self.ping()
 
     async def publish(self, batch: list[bytes]) -> None:
-        publisher, channel = self._publisher, self._channel
-        # A batch takes one write and one round trip (not a transaction).
+        # A batch takes one write and one round trip (not a transaction). The
+        # commands are packed here: RESP's bulk strings are length-prefixed,
+        # so a message needs no escaping, and redis-py's pack_command() took
+        # 1.9 us per message of the publisher's CPU, against 0.2 us.
+        head = self._publish_head
         await self._round_trip(
-            publisher.pack_command("PUBLISH", channel, batch[0])
-            if len(batch) == 1
-            else publisher.pack_commands([("PUBLISH", channel, d) for d in batch]),
+            [b"%s$%d\r\n%s\r\n" % (head, len(data), data) for data in batch],
             len(batch),
         )
 
