@@ -293,6 +293,49 @@ async def test_a_session_publishes_batches_whole_and_in_order(broker: Server) ->
         await listener.aclose()
 
 
+def test_the_nats_internals_for_batch_publishing_are_found() -> None:
+    """Fails on a nats-py without them: the sessions would then publish each
+    message through the public publish(), correct but slower."""
+    import nats.aio.client
+
+    from asyncsignal.bridge._transports.nats import BATCH_INTERNALS, batches_writes
+
+    client = nats.aio.client.Client()
+    assert batches_writes(client), [
+        name for name in BATCH_INTERNALS if not hasattr(client, name)
+    ]
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_without_the_internals_a_nats_session_publishes_each_message(
+    nats_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asyncsignal.bridge._transports import nats as transport
+
+    monkeypatch.setattr(transport, "BATCH_INTERNALS", ("_not_in_any_nats_py",))
+    received: list[bytes] = []
+    arrived = anyio.Event()
+    expected = [b"one", b"", b"three\r\nPUB x 1\r\n"]
+
+    def deliver(data: bytes) -> bool:
+        received.append(data)
+        if len(received) == len(expected):
+            arrived.set()
+        return False
+
+    url = nats_server.url
+    listener = await transport.NatsBroker(url, "t", 5.0, 1024).connect(deliver)
+    sender = await transport.NatsBroker(url, "t", 5.0, 1024).connect(lambda data: False)
+    try:
+        await sender.publish(expected)
+        with anyio.fail_after(DEADLINE):
+            await arrived.wait()
+        assert received == expected
+    finally:
+        await sender.aclose()
+        await listener.aclose()
+
+
 @pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
 async def test_a_closed_nats_session_refuses_to_publish(nats_server: Server) -> None:
     """Publishing on a closed client raises (the session then ends and the

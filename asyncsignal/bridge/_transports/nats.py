@@ -138,8 +138,27 @@ class _Client(nats.aio.client.Client):
             await asyncio.sleep(0)  # the dispatcher first
 
 
+#: nats-py 2.x's pending writes, which :meth:`_NatsSession.publish` adds a
+#: batch to at once; a client without them publishes each message through
+#: its public ``publish()`` (tests/bridge/test_brokers.py notices the change).
+BATCH_INTERNALS = ("_send_command", "_flush_pending", "_flush_queue")
+
+
+def batches_writes(client: nats.aio.client.Client) -> bool:
+    """Whether ``client`` has :data:`BATCH_INTERNALS`."""
+    return all(hasattr(client, name) for name in BATCH_INTERNALS)
+
+
 class _NatsSession:
-    __slots__ = ("_client", "_closed", "_errors", "_head", "_subject", "_timeout")
+    __slots__ = (
+        "_batches",
+        "_client",
+        "_closed",
+        "_errors",
+        "_head",
+        "_subject",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -152,6 +171,7 @@ class _NatsSession:
         self._subject = subject
         #: How each PUB command of the subject begins (no reply subject).
         self._head = f"PUB {subject} ".encode()
+        self._batches = batches_writes(client)
         self._closed = closed
         self._errors = errors
         self._timeout = 0.0
@@ -181,6 +201,10 @@ class _NatsSession:
         # bridge checked the subject, and every message's size against the
         # server's max_payload, when it connected.
         client = self._client
+        if not self._batches:
+            for data in batch:
+                await client.publish(self._subject, data)
+            return
         if not client.is_connected:
             raise nats.errors.ConnectionClosedError
         head = self._head
