@@ -59,7 +59,9 @@ def _changes(
 
 def copy_back(shared: contextvars.Context) -> None:
     """Set, in the current context, what receivers set in ``shared``."""
-    _set_changed(_changes(shared, contextvars.copy_context()))
+    current = contextvars.copy_context()
+    if shared != current:  # else nothing was set: the common case, no call
+        _set_changed(_changes(shared, current))
 
 
 def enter_shared(shared: contextvars.Context) -> contextvars.Context:

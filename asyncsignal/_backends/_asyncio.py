@@ -21,7 +21,8 @@ import anyio
 from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
-from ._common import RunnerState, one_or_group, task_name
+from ._common import one_or_group, task_name
+from ._detect import running_loop
 from ._stepping import cancel_requested, new_spare, step, stepping_supported
 
 if TYPE_CHECKING:
@@ -30,14 +31,21 @@ if TYPE_CHECKING:
 
     from ._stepping import Spare
 
-__all__ = ("AsyncioRunner", "AsyncioWakeup", "start_system_task")
+__all__ = (
+    "EAGER",
+    "AsyncioRunner",
+    "AsyncioWakeup",
+    "start_eagerly",
+    "start_system_task",
+)
 
 
-_EAGER = sys.version_info >= (3, 12)
+_EAGER = EAGER = sys.version_info >= (3, 12)
 #: 3.10 and 3.11: receivers are started eagerly by stepping them (_stepping).
 _STEPPING = not _EAGER and stepping_supported()
 #: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
 _TASK_CONTEXT = sys.version_info >= (3, 11)
+_Task = asyncio.Task
 
 if sys.version_info >= (3, 12):
 
@@ -66,12 +74,46 @@ else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
 
 #: Shared and never mutated: replaced by a set of its own on the first timeout.
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
+#: Shared and never mutated (see AsyncioRunner.abort).
+_NONE_ABORTED: list[tuple[int, Exception]] = []
 
 
-class AsyncioRunner(RunnerState):
+def start_eagerly(
+    coro: Coroutine[Any, Any, Any],
+    context: contextvars.Context,
+    outcomes: list[Any],
+    errors: dict[int, Exception],
+    index: int,
+) -> asyncio.Task[Any] | None:
+    """Run ``coro`` as an eager task of the running loop in ``context`` (3.12+,
+    the loop's default task factory) up to its first suspension; ``None`` if
+    it finished (its result in ``outcomes[index]`` or its ``Exception`` in
+    ``errors[index]``; a ``BaseException`` propagates), else its task, for
+    :meth:`AsyncioRunner.adopt`: a send needs no runner until a receiver
+    lives on."""
+    task = _Task(  # type: ignore[call-arg,unused-ignore]
+        coro, loop=running_loop(), eager_start=True, context=context
+    )
+    if not task.done():
+        return task
+    # Outside a done callback: a BaseException reaches the caller.
+    try:
+        outcomes[index] = task.result()
+    except Exception as error:
+        errors[index] = error
+    return None
+
+
+class AsyncioRunner:
+    """:class:`~asyncsignal._backends.TaskRunner` on asyncio. What only a
+    receiver that lives on after its start needs (its task, the count of
+    pending ones, the timers) is made when the first one does: a send whose
+    receivers never suspend makes none of it."""
+
     __slots__ = (
         "_caller",
         "_cancelling",
+        "_context",
         "_eager",
         "_loop",
         "_pending",
@@ -81,7 +123,12 @@ class AsyncioRunner(RunnerState):
         "_timed_out",
         "_timers",
         "_waiter",
+        "aborted_errors",
         "coroutines_share",
+        "errors",
+        "outcomes",
+        "receivers",
+        "waiting",
     )
 
     def __init__(
@@ -92,11 +139,12 @@ class AsyncioRunner(RunnerState):
         context: contextvars.Context,
         own_contexts: bool = False,
     ) -> None:
-        # RunnerState's fields, set here: every asend with an async receiver
-        # makes a runner, and a super().__init__ call costs ~80 ns of it.
+        # Every asend with an async receiver makes a runner: only what a
+        # receiver that never suspends needs is set here (see _live).
         self.outcomes, self.receivers, self._context = outcomes, receivers, context
         self.errors: dict[int, Exception] = {}
-        self.aborted_errors: list[tuple[int, Exception]] = []
+        #: Replaced by a list of its own if the send is aborted.
+        self.aborted_errors: list[tuple[int, Exception]] = _NONE_ABORTED
         self._loop = loop
         #: The coroutines take the send's context themselves, each in a task
         #: of its own context (open_runner's own_contexts): never stepped in
@@ -105,12 +153,19 @@ class AsyncioRunner(RunnerState):
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
-        self._eager = _EAGER and default_factory
+        #: 3.12+: tasks start eagerly, in the send's context.
+        self._eager = _EAGER and default_factory and not own_contexts
         self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
         self._spare: Spare | None = None
         self._caller: asyncio.Task[Any] | None = None
+        #: Set once a receiver lives on after its start (_live).
+        self.waiting = False
+
+    def _live(self) -> None:
+        """Make what receivers that live on after their start need."""
+        self.waiting = True
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -121,13 +176,34 @@ class AsyncioRunner(RunnerState):
         self._timers: dict[int, tuple[asyncio.TimerHandle, float]] | None = None
         self._timed_out: set[int] | frozenset[int] = _NONE_TIMED_OUT
 
-    @property
-    def waiting(self) -> bool:
-        return self._pending > 0
-
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
+        if self._eager:
+            # Runs the coroutine up to its first suspension right now, so a
+            # receiver that never suspends never reaches the scheduler. Named
+            # only if it lives on: a name costs a string per call. The
+            # constructor itself, not _eager_task: a call less per receiver.
+            task = _Task(  # type: ignore[call-arg,unused-ignore]
+                coro, loop=self._loop, eager_start=True, context=self._context
+            )
+            if task.done():
+                # Outside a done callback: a BaseException reaches the caller.
+                try:
+                    self.outcomes[index] = task.result()
+                except Exception as error:
+                    self.errors[index] = error
+                return
+            task.set_name(task_name(self.receivers[index]))
+            self.adopt(task, index, timeout)
+            return
+        self._start_other(coro, index, timeout)
+
+    def _start_other(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None
+    ) -> None:
+        """:meth:`start` without asyncio's eager start: stepped on 3.10/3.11,
+        a task of the loop's factory, or one of its own context."""
         context: contextvars.Context | None = self._context
         receiver = coro
         if self._stepping:
@@ -141,11 +217,9 @@ class AsyncioRunner(RunnerState):
             elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
                 coro = run_sharing(coro, self._context)
                 context = None
-            if self._eager:
-                # Runs the coroutine up to its first suspension right now, so a
-                # receiver that never suspends never reaches the scheduler. Named
-                # only if it lives on: a name costs a string per call.
-                task = _eager_task(coro, self._loop, context)
+            if _EAGER and context is None and self._loop.get_task_factory() is None:
+                # A task of its own context (an observed send), still eager.
+                task = _eager_task(coro, self._loop, None)
                 if task.done():
                     self._collect(task, index)
                     return
@@ -161,14 +235,21 @@ class AsyncioRunner(RunnerState):
                 if task.done():  # an eager task factory
                     self._collect(task, index)
                     return
-        self._tasks.append((task, index))
-        self._pending += 1
-        task.add_done_callback(self._task_done)
+        self.adopt(task, index, timeout)
         if coro is not receiver:  # pragma: no cover - 3.10
             # Cancelled before its first step, the wrapper never awaited the
             # receiver's coroutine: close it, or it is reported as never
             # awaited (a no-op once it ran).
             task.add_done_callback(lambda _: receiver.close())
+
+    def adopt(self, task: asyncio.Task[Any], index: int, timeout: float | None) -> None:
+        """Wait for ``task``, receiver ``index``'s, which lives on after its
+        start (:meth:`start`'s, or :func:`start_eagerly`'s, named)."""
+        if not self.waiting:
+            self._live()
+        self._tasks.append((task, index))
+        self._pending += 1
+        task.add_done_callback(self._task_done)
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._time_out, task, index)
             if self._timers is None:
@@ -212,7 +293,7 @@ class AsyncioRunner(RunnerState):
         return task
 
     def limit_hit(self, index: int) -> float | None:
-        if index not in self._timed_out:
+        if not self.waiting or index not in self._timed_out:
             return None
         assert self._timers is not None
         return self._timers[index][1]
@@ -266,6 +347,9 @@ class AsyncioRunner(RunnerState):
             raise one_or_group(fatal)
 
     async def abort(self) -> None:
+        if not self.waiting:
+            self.aborted_errors = list(self.errors.items())
+            return
         # Receivers that had already timed out when the dispatch was aborted:
         # their ReceiverTimeout is an outcome the abort displaces, like an error.
         timed_out_before = [
@@ -280,16 +364,16 @@ class AsyncioRunner(RunnerState):
                 # iteration; the shield stops that busy loop while the
                 # receivers finish their cleanup.
                 await self._wait_pending(ignore_cancellation=True)
-        self.aborted_errors.extend(self.errors.items())
+        aborted = self.aborted_errors = list(self.errors.items())
         for task, index in self._tasks:
             if not task.cancelled():
                 error = task.exception()
                 if isinstance(error, Exception):
-                    self.aborted_errors.append((index, error))
+                    aborted.append((index, error))
         for index in timed_out_before:
             assert self._timers is not None
             timeout = ReceiverTimeout(self.receivers[index], self._timers[index][1])
-            self.aborted_errors.append((index, timeout))
+            aborted.append((index, timeout))
 
     async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
         while self._pending:
