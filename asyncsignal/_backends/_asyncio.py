@@ -196,45 +196,43 @@ class AsyncioRunner:
                 return
             task.set_name(task_name(self.receivers[index]))
             self.adopt(task, index, timeout)
-            return
-        self._start_other(coro, index, timeout)
+        elif self._stepping:
+            stepped = self._step(coro, index)
+            if stepped is not None:
+                self.adopt(stepped, index, timeout)
+        else:
+            self._start_other(coro, index, timeout)
 
     def _start_other(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None
     ) -> None:
-        """:meth:`start` without asyncio's eager start: stepped on 3.10/3.11,
-        a task of the loop's factory, or one of its own context."""
+        """:meth:`start` neither eager nor stepped: a task of the loop's
+        factory, or one of its own context (an observed send)."""
         context: contextvars.Context | None = self._context
         receiver = coro
-        if self._stepping:
-            stepped = self._step(coro, index)
-            if stepped is None:
+        if self.coroutines_share:
+            context = None
+        elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
+            coro = run_sharing(coro, self._context)
+            context = None
+        if _EAGER and context is None and self._loop.get_task_factory() is None:
+            # A task of its own context (an observed send), still eager.
+            task = _eager_task(coro, self._loop, None)
+            if task.done():
+                self._collect(task, index)
                 return
-            task = stepped
+            task.set_name(task_name(self.receivers[index]))
         else:
-            if self.coroutines_share:
-                context = None
-            elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
-                coro = run_sharing(coro, self._context)
-                context = None
-            if _EAGER and context is None and self._loop.get_task_factory() is None:
-                # A task of its own context (an observed send), still eager.
-                task = _eager_task(coro, self._loop, None)
-                if task.done():
-                    self._collect(task, index)
-                    return
-                task.set_name(task_name(self.receivers[index]))
+            name = task_name(self.receivers[index])
+            if context is None:
+                task = self._loop.create_task(coro, name=name)
             else:
-                name = task_name(self.receivers[index])
-                if context is None:
-                    task = self._loop.create_task(coro, name=name)
-                else:
-                    task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
-                        coro, name=name, context=context
-                    )
-                if task.done():  # an eager task factory
-                    self._collect(task, index)
-                    return
+                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                    coro, name=name, context=context
+                )
+            if task.done():  # an eager task factory
+                self._collect(task, index)
+                return
         self.adopt(task, index, timeout)
         if coro is not receiver:  # pragma: no cover - 3.10
             # Cancelled before its first step, the wrapper never awaited the
