@@ -17,7 +17,7 @@ chosen per call from the running task (:mod:`._detect`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._asyncio import EAGER, AsyncioRunner, AsyncioWakeup, start_eagerly
 from ._asyncio import start_system_task as _start_asyncio_task
@@ -114,9 +114,8 @@ def adopt(
     """Hand ``started``, what :func:`start_eagerly` returned for receiver
     ``index``, to ``runner`` (:func:`open_runner`'s, in the same task), which
     names it, waits for it and cancels it after ``timeout`` seconds if given."""
-    assert isinstance(runner, AsyncioRunner)
     started.set_name(task_name(runner.receivers[index]))
-    runner.adopt(started, index, timeout)
+    cast("AsyncioRunner", runner).adopt(started, index, timeout)
 
 
 class Wakeup(Protocol):

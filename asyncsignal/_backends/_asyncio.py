@@ -74,6 +74,9 @@ else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
 
 #: Shared and never mutated: replaced by a set of its own on the first timeout.
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
+#: What a receiver's task may end with without aborting the send (a tuple:
+#: ``isinstance`` with ``Exception | None`` builds the union on every call).
+_ORDINARY = (Exception, type(None))
 #: Shared and never mutated (see AsyncioRunner.abort).
 _NONE_ABORTED: list[tuple[int, Exception]] = []
 
@@ -309,7 +312,7 @@ class AsyncioRunner:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._pending -= 1
-        if not task.cancelled() and not isinstance(task.exception(), Exception | None):
+        if not task.cancelled() and not isinstance(task.exception(), _ORDINARY):
             # A BaseException (not cancellation) aborts the dispatch, as in a
             # trio nursery: the other receivers are cancelled.
             self._cancel_all()
@@ -319,7 +322,13 @@ class AsyncioRunner:
 
     async def wait(self) -> None:
         try:
-            await self._wait_pending()
+            # _wait_pending's loop, inline: a coroutine less per waiting send.
+            while self._pending:
+                waiter = self._waiter = self._loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
         except asyncio.CancelledError:
             await self.abort()
             raise
@@ -329,16 +338,21 @@ class AsyncioRunner:
                     timer.cancel()
         fatal: list[BaseException] = []
         for task, index in self._tasks:
-            if task.cancelled() and index in self._timed_out:
-                assert self._timers is not None
-                self.errors[index] = ReceiverTimeout(
-                    self.receivers[index], self._timers[index][1]
-                )
-                continue
-            if self._cancelling and task.cancelled():
-                continue
+            if task.cancelled():
+                if index in self._timed_out:
+                    assert self._timers is not None
+                    self.errors[index] = ReceiverTimeout(
+                        self.receivers[index], self._timers[index][1]
+                    )
+                    continue
+                if self._cancelling:
+                    continue
+            # _collect, inline; a BaseException (the receiver's, or the
+            # cancellation it ended with) is fatal here.
             try:
-                self._collect(task, index)
+                self.outcomes[index] = task.result()
+            except Exception as error:
+                self.errors[index] = error
             except BaseException as error:
                 fatal.append(error)
         if fatal:
