@@ -239,17 +239,18 @@ async def asend(
                 receivers.append(receiver)
                 outcomes.append(None)
                 try:
-                    if kind == ASYNC and runner is None:
-                        # The common case first: no runner (so unobserved) and
-                        # a plain async receiver, started as an eager task.
-                        started = start_eagerly(
-                            receiver(signal=signal, sender=sender, **named),
-                            shared,
-                            outcomes,
-                            errors,
-                            index,
-                        )
-                        if started is not None:
+                    if kind == ASYNC and watch is None:
+                        # The common case first: a plain async receiver of an
+                        # unobserved send, started as an eager task while no
+                        # runner is needed.
+                        coro = receiver(signal=signal, sender=sender, **named)
+                        if runner is not None:
+                            runner.start(coro, index)
+                        elif (
+                            started := start_eagerly(
+                                coro, shared, outcomes, errors, index
+                            )
+                        ) is not None:
                             runner = open_runner(
                                 outcomes, receivers, shared, False, errors
                             )
@@ -272,9 +273,9 @@ async def asend(
                         outcomes[index] = run(
                             receiver, signal=signal, sender=sender, **named
                         )
-                    elif registration.is_async:
+                    elif registration.is_async:  # with a policy
                         coro = receiver(signal=signal, sender=sender, **named)
-                        timeout = None if kind == ASYNC else registration.policy.timeout
+                        timeout = registration.policy.timeout
                         if runner is not None:
                             runner.start(coro, index, timeout)
                         elif (

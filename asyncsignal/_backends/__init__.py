@@ -114,8 +114,9 @@ def adopt(
     """Hand ``started``, what :func:`start_eagerly` returned for receiver
     ``index``, to ``runner`` (:func:`open_runner`'s, in the same task), which
     names it, waits for it and cancels it after ``timeout`` seconds if given."""
-    started.set_name(task_name(runner.receivers[index]))
-    cast("AsyncioRunner", runner).adopt(started, index, timeout)
+    on_asyncio = cast("AsyncioRunner", runner)
+    started.set_name(task_name(on_asyncio.receivers[index]))
+    on_asyncio.adopt(started, index, timeout)
 
 
 class Wakeup(Protocol):

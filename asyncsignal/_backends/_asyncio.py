@@ -23,7 +23,13 @@ from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
 from ._common import one_or_group, task_name
 from ._detect import running_loop
-from ._stepping import cancel_requested, new_spare, step, stepping_supported
+from ._stepping import (
+    cancel_requested,
+    enter_task,
+    leave_task,
+    new_spare,
+    stepping_supported,
+)
 
 if TYPE_CHECKING:
     import contextvars
@@ -271,8 +277,12 @@ class AsyncioRunner:
         task, slot = spare
         caller = self._caller
         assert caller is not None
+        loop = self._loop
+        # _stepping.step's body, inline: a call less per receiver (W3, 3.11).
+        leave_task(loop, caller)  # type: ignore[misc]
+        enter_task(loop, task)  # type: ignore[misc]
         try:
-            awaited = step(coro, task, caller, self._loop, self._context)
+            awaited = self._context.run(coro.send, None)
         except StopIteration as stop:
             if cancel_requested(task):
                 # The receiver cancelled its own task and returned: an asyncio
@@ -287,6 +297,9 @@ class AsyncioRunner:
             if cancel_requested(task):  # as above; its exception wins
                 self._spare = None
             return None
+        finally:
+            leave_task(loop, task)  # type: ignore[misc]
+            enter_task(loop, caller)  # type: ignore[misc]
         slot.append((coro, awaited))
         task._log_destroy_pending = True  # type: ignore[attr-defined]
         self._spare = None
