@@ -45,11 +45,10 @@ def _set_changed(changes: list[tuple[contextvars.ContextVar[Any], Any]]) -> None
 def _changes(
     source: contextvars.Context, since: contextvars.Context
 ) -> list[tuple[contextvars.ContextVar[Any], Any]]:
-    """The variables whose value in ``source`` differs from theirs in ``since``."""
-    # Equal contexts that share their storage compare in constant time: the
-    # common case, a send whose receivers set nothing.
-    if source == since:
-        return []
+    """The variables whose value in ``source`` differs from theirs in ``since``
+    (callers first compare the two contexts: equal ones that share their
+    storage compare in constant time, the common case of a send whose
+    receivers set nothing)."""
     return [
         (var, value)
         for var, value in source.items()

@@ -6,11 +6,13 @@ chosen per call from the running task (:mod:`._detect`):
 - :func:`open_runner`: runs a send's async receivers concurrently, one task
   each (:mod:`._asyncio`, :mod:`._trio`), with timeouts and cancellation;
   :func:`open_runner_lazily`, :func:`start_eagerly` and :func:`adopt`: where
-  receivers start as eager tasks, no runner until one of them suspends;
+  receivers start as eager tasks (:mod:`._eager`), no runner until one of
+  them suspends;
 - :func:`run_in_worker_thread`: ``thread=True`` receivers (:mod:`._threads`);
 - :func:`run_from_sync` and :func:`check_can_block`: ``send`` reaching async
   receivers from synchronous code (:mod:`._from_sync`);
-- :class:`Wakeup`: the one wake-up primitive, set from any thread;
+- :class:`Wakeup`: the one wake-up primitive, set from any thread
+  (:mod:`._asyncio_wakeup`, :mod:`._trio`);
 - :class:`SystemTask`: a task on the application's event loop that belongs to
   no caller's task group (the bridge's dispatcher).
 """
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from ._asyncio import EAGER, AsyncioRunner, AsyncioWakeup, start_eagerly
-from ._asyncio import start_system_task as _start_asyncio_task
+from ._asyncio import AsyncioRunner
+from ._asyncio_wakeup import AsyncioWakeup
+from ._asyncio_wakeup import start_system_task as _start_asyncio_task
 from ._common import TaskRunner, task_name
 from ._detect import (
     asyncio_loop,
@@ -28,6 +31,7 @@ from ._detect import (
     running_in_event_loop_thread,
     running_trio,
 )
+from ._eager import EAGER, start_eagerly
 from ._from_sync import check_can_block, run_from_sync
 from ._threads import run_in_worker_thread
 from ._trio import TrioRunner, TrioWakeup

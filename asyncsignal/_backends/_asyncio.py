@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,7 +21,7 @@ from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
 from ._common import one_or_group, task_name
-from ._detect import running_loop
+from ._eager import EAGER, eager_task
 from ._stepping import (
     cancel_requested,
     enter_task,
@@ -33,50 +32,18 @@ from ._stepping import (
 
 if TYPE_CHECKING:
     import contextvars
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Coroutine
 
     from ._stepping import Spare
 
-__all__ = (
-    "EAGER",
-    "AsyncioRunner",
-    "AsyncioWakeup",
-    "start_eagerly",
-    "start_system_task",
-)
+__all__ = ("AsyncioRunner",)
 
 
-_EAGER = EAGER = sys.version_info >= (3, 12)
 #: 3.10 and 3.11: receivers are started eagerly by stepping them (_stepping).
-_STEPPING = not _EAGER and stepping_supported()
+_STEPPING = not EAGER and stepping_supported()
 #: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
 _TASK_CONTEXT = sys.version_info >= (3, 11)
 _Task = asyncio.Task
-
-if sys.version_info >= (3, 12):
-
-    def _eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        # A KeyboardInterrupt or SystemExit from the task's first step escapes
-        # this constructor and leaves the task unreachable, so asyncio reports
-        # its exception as never retrieved. Making the task in two steps
-        # (__new__, then __init__) would let us retrieve it, but costs ~350 ns
-        # per receiver task (W3: +19%), for a log line next to an interrupt
-        # that propagates correctly anyway.
-        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
-
-else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
-
-    def _eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        raise NotImplementedError
-
 
 #: Shared and never mutated: replaced by a set of its own on the first timeout.
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
@@ -85,32 +52,6 @@ _NONE_TIMED_OUT: frozenset[int] = frozenset()
 _ORDINARY = (Exception, type(None))
 #: Shared and never mutated (see AsyncioRunner.abort).
 _NONE_ABORTED: list[tuple[int, Exception]] = []
-
-
-def start_eagerly(
-    coro: Coroutine[Any, Any, Any],
-    context: contextvars.Context,
-    outcomes: list[Any],
-    errors: dict[int, Exception],
-    index: int,
-) -> asyncio.Task[Any] | None:
-    """Run ``coro`` as an eager task of the running loop in ``context`` (3.12+,
-    the loop's default task factory) up to its first suspension; ``None`` if
-    it finished (its result in ``outcomes[index]`` or its ``Exception`` in
-    ``errors[index]``; a ``BaseException`` propagates), else its task, for
-    :meth:`AsyncioRunner.adopt`: a send needs no runner until a receiver
-    lives on."""
-    task = _Task(  # type: ignore[call-arg,unused-ignore]
-        coro, loop=running_loop(), eager_start=True, context=context
-    )
-    if not task.done():
-        return task
-    # Outside a done callback: a BaseException reaches the caller.
-    try:
-        outcomes[index] = task.result()
-    except Exception as error:
-        errors[index] = error
-    return None
 
 
 class AsyncioRunner:
@@ -163,7 +104,7 @@ class AsyncioRunner:
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
         #: 3.12+: tasks start eagerly, in the send's context.
-        self._eager = _EAGER and default_factory and not own_contexts
+        self._eager = EAGER and default_factory and not own_contexts
         self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
@@ -192,7 +133,7 @@ class AsyncioRunner:
             # Runs the coroutine up to its first suspension right now, so a
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call. The
-            # constructor itself, not _eager_task: a call less per receiver.
+            # constructor itself, not eager_task: a call less per receiver.
             task = _Task(  # type: ignore[call-arg,unused-ignore]
                 coro, loop=self._loop, eager_start=True, context=self._context
             )
@@ -224,9 +165,9 @@ class AsyncioRunner:
         elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
             coro = run_sharing(coro, self._context)
             context = None
-        if _EAGER and context is None and self._loop.get_task_factory() is None:
+        if EAGER and context is None and self._loop.get_task_factory() is None:
             # A task of its own context (an observed send), still eager.
-            task = _eager_task(coro, self._loop, None)
+            task = eager_task(coro, self._loop, None)
             if task.done():
                 self._collect(task, index)
                 return
@@ -351,15 +292,14 @@ class AsyncioRunner:
                     timer.cancel()
         fatal: list[BaseException] = []
         for task, index in self._tasks:
-            if task.cancelled():
-                if index in self._timed_out:
-                    assert self._timers is not None
-                    self.errors[index] = ReceiverTimeout(
-                        self.receivers[index], self._timers[index][1]
-                    )
-                    continue
-                if self._cancelling:
-                    continue
+            if task.cancelled() and index in self._timed_out:
+                assert self._timers is not None
+                self.errors[index] = ReceiverTimeout(
+                    self.receivers[index], self._timers[index][1]
+                )
+                continue
+            if self._cancelling and task.cancelled():
+                continue
             # _collect, inline; a BaseException (the receiver's, or the
             # cancellation it ended with) is fatal here.
             try:
@@ -388,7 +328,7 @@ class AsyncioRunner:
                 # anyio re-delivers a scope's cancellation on every loop
                 # iteration; the shield stops that busy loop while the
                 # receivers finish their cleanup.
-                await self._wait_pending(ignore_cancellation=True)
+                await self._wait_pending()
         aborted = self.aborted_errors = list(self.errors.items())
         for task, index in self._tasks:
             if not task.cancelled():
@@ -400,14 +340,14 @@ class AsyncioRunner:
             timeout = ReceiverTimeout(self.receivers[index], self._timers[index][1])
             aborted.append((index, timeout))
 
-    async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
+    async def _wait_pending(self) -> None:
+        """Wait until no receiver is pending, whatever cancels this meanwhile
+        (:meth:`abort`'s wait)."""
         while self._pending:
             self._waiter = self._loop.create_future()
             try:
-                await self._waiter
-            except asyncio.CancelledError:
-                if not ignore_cancellation:
-                    raise
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._waiter
             finally:
                 self._waiter = None
 
@@ -418,48 +358,3 @@ class AsyncioRunner:
         for task, _ in self._tasks:
             if not task.done():
                 cancel_task(task)
-
-
-class AsyncioWakeup:
-    """:class:`~asyncsignal._backends.Wakeup` on asyncio: a future of the
-    waiting task's loop, resolved in that loop's thread."""
-
-    __slots__ = ("_future", "_is_set", "_loop", "_thread")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._future: asyncio.Future[None] = loop.create_future()
-        self._thread = threading.get_ident()
-        self._is_set = False
-
-    def set(self) -> None:
-        if threading.get_ident() == self._thread:
-            self._resolve()
-            return
-        # RuntimeError: that loop has closed, so nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        self._is_set = True
-        if not self._future.done():
-            self._future.set_result(None)
-
-    async def wait(self) -> None:
-        if self._is_set:
-            return
-        if self._future.done():  # an earlier wait was cancelled, and the future
-            self._future = self._loop.create_future()  # with it
-        await self._future
-
-
-def start_system_task(
-    loop: asyncio.AbstractEventLoop,
-    func: Callable[[], Coroutine[Any, Any, None]],
-    done: Callable[[], None],
-) -> asyncio.Task[None]:
-    """Run ``func()`` as a task of ``loop`` (a copy of the caller's context),
-    calling ``done()`` when it ends; cancel the task to stop it."""
-    task = loop.create_task(func())
-    task.add_done_callback(lambda _: done())
-    return task
