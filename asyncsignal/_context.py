@@ -45,11 +45,10 @@ def _set_changed(changes: list[tuple[contextvars.ContextVar[Any], Any]]) -> None
 def _changes(
     source: contextvars.Context, since: contextvars.Context
 ) -> list[tuple[contextvars.ContextVar[Any], Any]]:
-    """The variables whose value in ``source`` differs from theirs in ``since``."""
-    # Equal contexts that share their storage compare in constant time: the
-    # common case, a send whose receivers set nothing.
-    if source == since:
-        return []
+    """The variables whose value in ``source`` differs from theirs in ``since``
+    (callers first compare the two contexts: equal ones that share their
+    storage compare in constant time, the common case of a send whose
+    receivers set nothing)."""
     return [
         (var, value)
         for var, value in source.items()
@@ -59,7 +58,9 @@ def _changes(
 
 def copy_back(shared: contextvars.Context) -> None:
     """Set, in the current context, what receivers set in ``shared``."""
-    _set_changed(_changes(shared, contextvars.copy_context()))
+    current = contextvars.copy_context()
+    if shared != current:  # else nothing was set: the common case, no call
+        _set_changed(_changes(shared, current))
 
 
 def enter_shared(shared: contextvars.Context) -> contextvars.Context:

@@ -14,7 +14,13 @@ import functools
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._backends import check_can_block, open_runner
+from ._backends import (
+    adopt,
+    check_can_block,
+    open_runner,
+    open_runner_lazily,
+    start_eagerly,
+)
 from ._context import copy_back
 from ._observers import observe_call, observe_task
 from ._outcomes import log_aborted, settle
@@ -205,10 +211,16 @@ async def asend(
     # (a helper per receiver kind would cost a call per receiver).
     receivers: list[Callable[..., Any]] = []
     outcomes: list[Any] = []
+    errors: dict[int, Exception] = {}
     shared = contextvars.copy_context()
     run = shared.run
-    runner = open_runner(outcomes, receivers, shared, watch is not None)
-    errors = runner.errors
+    # None where async receivers start as eager tasks: opened (below) only
+    # once one of them suspends, which most never do.
+    runner = (
+        open_runner_lazily(outcomes, receivers, shared, errors)
+        if watch is None
+        else open_runner(outcomes, receivers, shared, True, errors)
+    )
     receiver: Callable[..., Any] | None = None
     try:
         try:
@@ -227,7 +239,24 @@ async def asend(
                 receivers.append(receiver)
                 outcomes.append(None)
                 try:
-                    if watch is not None:
+                    if kind == ASYNC and watch is None:
+                        # The common case first: a plain async receiver of an
+                        # unobserved send, started as an eager task while no
+                        # runner is needed.
+                        coro = receiver(signal=signal, sender=sender, **named)
+                        if runner is not None:
+                            runner.start(coro, index)
+                        elif (
+                            started := start_eagerly(
+                                coro, shared, outcomes, errors, index
+                            )
+                        ) is not None:
+                            runner = open_runner(
+                                outcomes, receivers, shared, False, errors
+                            )
+                            adopt(runner, started, index, None)
+                    elif watch is not None:
+                        assert runner is not None
                         _start_observed(
                             watch,
                             dispatch,
@@ -244,20 +273,28 @@ async def asend(
                         outcomes[index] = run(
                             receiver, signal=signal, sender=sender, **named
                         )
-                    elif kind == ASYNC:
-                        runner.start(
-                            receiver(signal=signal, sender=sender, **named), index
-                        )
-                    elif registration.is_async:
-                        runner.start(
-                            receiver(signal=signal, sender=sender, **named),
-                            index,
-                            registration.policy.timeout,
-                        )
+                    elif registration.is_async:  # with a policy
+                        coro = receiver(signal=signal, sender=sender, **named)
+                        timeout = registration.policy.timeout
+                        if runner is not None:
+                            runner.start(coro, index, timeout)
+                        elif (
+                            started := start_eagerly(
+                                coro, shared, outcomes, errors, index
+                            )
+                        ) is not None:
+                            runner = open_runner(
+                                outcomes, receivers, shared, False, errors
+                            )
+                            adopt(runner, started, index, timeout)
                     elif registration.policy.thread:
                         call = functools.partial(
                             receiver, signal=signal, sender=sender, **named
                         )
+                        if runner is None:
+                            runner = open_runner(
+                                outcomes, receivers, shared, False, errors
+                            )
                         runner.start(
                             _in_thread(dispatch.run_in_thread, signal, call),
                             index,
@@ -270,9 +307,11 @@ async def asend(
                 except Exception as error:
                     errors[index] = error
         except BaseException:
+            if runner is None:  # nothing to wait for: it reports the errors
+                runner = open_runner(outcomes, receivers, shared, False, errors)
             await _abort(runner, receivers, dispatch.name)
             raise
-        if runner.waiting:
+        if runner is not None and runner.waiting:
             await _wait(runner, receivers, dispatch.name)
         if errors:
             return settle(receivers, outcomes, errors, dispatch.robust, dispatch.name)
@@ -283,7 +322,7 @@ async def asend(
         # caller keeps it: the frame must not keep every receiver alive too.
         receivers.clear()
         outcomes.clear()
-        receiver = None
+        receiver = coro = None
         copy_back(shared)
 
 

@@ -5,33 +5,40 @@ chosen per call from the running task (:mod:`._detect`):
 
 - :func:`open_runner`: runs a send's async receivers concurrently, one task
   each (:mod:`._asyncio`, :mod:`._trio`), with timeouts and cancellation;
+  :func:`open_runner_lazily`, :func:`start_eagerly` and :func:`adopt`: where
+  receivers start as eager tasks (:mod:`._eager`), no runner until one of
+  them suspends;
 - :func:`run_in_worker_thread`: ``thread=True`` receivers (:mod:`._threads`);
 - :func:`run_from_sync` and :func:`check_can_block`: ``send`` reaching async
   receivers from synchronous code (:mod:`._from_sync`);
-- :class:`Wakeup`: the one wake-up primitive, set from any thread;
+- :class:`Wakeup`: the one wake-up primitive, set from any thread
+  (:mod:`._asyncio_wakeup`, :mod:`._trio`);
 - :class:`SystemTask`: a task on the application's event loop that belongs to
   no caller's task group (the bridge's dispatcher).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from ._asyncio import AsyncioRunner, AsyncioWakeup
-from ._asyncio import start_system_task as _start_asyncio_task
-from ._common import TaskRunner
+from ._asyncio import AsyncioRunner
+from ._asyncio_wakeup import AsyncioWakeup
+from ._asyncio_wakeup import start_system_task as _start_asyncio_task
+from ._common import TaskRunner, task_name
 from ._detect import (
     asyncio_loop,
     asyncio_running,
     running_in_event_loop_thread,
     running_trio,
 )
+from ._eager import EAGER, start_eagerly
 from ._from_sync import check_can_block, run_from_sync
 from ._threads import run_in_worker_thread
 from ._trio import TrioRunner, TrioWakeup
 from ._trio import start_system_task as _start_trio_task
 
 if TYPE_CHECKING:
+    import asyncio
     import contextvars
     from collections.abc import Callable, Coroutine
 
@@ -39,12 +46,15 @@ __all__ = (
     "SystemTask",
     "TaskRunner",
     "Wakeup",
+    "adopt",
     "asyncio_running",
     "check_can_block",
     "open_runner",
+    "open_runner_lazily",
     "run_from_sync",
     "run_in_worker_thread",
     "running_in_event_loop_thread",
+    "start_eagerly",
     "wakeup",
 )
 
@@ -54,6 +64,7 @@ def open_runner(
     receivers: list[Any],
     context: contextvars.Context,
     own_contexts: bool = False,
+    errors: dict[int, Exception] | None = None,
 ) -> TaskRunner:
     """A runner for the backend running the current task, whose receivers all
     run in ``context``, the send's (see ``_context``); with ``own_contexts``,
@@ -62,15 +73,54 @@ def open_runner(
     its coroutine then takes the send's context itself where the runner's
     ``coroutines_share`` says so (``_observers.observe_task``).
 
+    The runner puts receivers' errors in ``errors`` if given.
+
     :raises RuntimeError: outside an asyncio or trio task.
     """
     loop = asyncio_loop()
+    runner: TaskRunner
     if loop is not None:
-        return AsyncioRunner(outcomes, receivers, loop, context, own_contexts)
-    trio = running_trio()
-    if trio is not None:
-        return TrioRunner(outcomes, receivers, trio, context)
-    raise RuntimeError("asend() must be awaited in an asyncio or trio task")
+        runner = AsyncioRunner(outcomes, receivers, loop, context, own_contexts)
+    else:
+        trio = running_trio()
+        if trio is None:
+            raise RuntimeError("asend() must be awaited in an asyncio or trio task")
+        runner = TrioRunner(outcomes, receivers, trio, context)
+    if errors is not None:
+        runner.errors = errors
+    return runner
+
+
+def open_runner_lazily(
+    outcomes: list[Any],
+    receivers: list[Any],
+    context: contextvars.Context,
+    errors: dict[int, Exception],
+) -> TaskRunner | None:
+    """:func:`open_runner`, or ``None`` where receivers start as eager tasks
+    in ``context`` (asyncio 3.12+ and its default task factory): most never
+    suspend, so a send opens no runner until one does. Then start each async
+    receiver with :func:`start_eagerly`, and the first that returns a task
+    with :func:`open_runner` and :func:`adopt`; use that runner from then on.
+
+    :raises RuntimeError: outside an asyncio or trio task.
+    """
+    if EAGER:
+        loop = asyncio_loop()
+        if loop is not None and loop.get_task_factory() is None:
+            return None
+    return open_runner(outcomes, receivers, context, False, errors)
+
+
+def adopt(
+    runner: TaskRunner, started: asyncio.Task[Any], index: int, timeout: float | None
+) -> None:
+    """Hand ``started``, what :func:`start_eagerly` returned for receiver
+    ``index``, to ``runner`` (:func:`open_runner`'s, in the same task), which
+    names it, waits for it and cancels it after ``timeout`` seconds if given."""
+    on_asyncio = cast("AsyncioRunner", runner)
+    started.set_name(task_name(on_asyncio.receivers[index]))
+    on_asyncio.adopt(started, index, timeout)
 
 
 class Wakeup(Protocol):

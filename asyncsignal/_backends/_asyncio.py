@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,57 +20,50 @@ import anyio
 from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
-from ._common import RunnerState, one_or_group, task_name
-from ._stepping import cancel_requested, new_spare, step, stepping_supported
+from ._common import one_or_group, task_name
+from ._eager import EAGER, eager_task
+from ._stepping import (
+    cancel_requested,
+    enter_task,
+    leave_task,
+    new_spare,
+    stepping_supported,
+)
 
 if TYPE_CHECKING:
     import contextvars
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Coroutine
 
     from ._stepping import Spare
 
-__all__ = ("AsyncioRunner", "AsyncioWakeup", "start_system_task")
+__all__ = ("AsyncioRunner",)
 
 
-_EAGER = sys.version_info >= (3, 12)
 #: 3.10 and 3.11: receivers are started eagerly by stepping them (_stepping).
-_STEPPING = not _EAGER and stepping_supported()
+_STEPPING = not EAGER and stepping_supported()
 #: asyncio tasks take a ``context=`` (3.11+): receivers then share it directly.
 _TASK_CONTEXT = sys.version_info >= (3, 11)
-
-if sys.version_info >= (3, 12):
-
-    def _eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        # A KeyboardInterrupt or SystemExit from the task's first step escapes
-        # this constructor and leaves the task unreachable, so asyncio reports
-        # its exception as never retrieved. Making the task in two steps
-        # (__new__, then __init__) would let us retrieve it, but costs ~350 ns
-        # per receiver task (W3: +19%), for a log line next to an interrupt
-        # that propagates correctly anyway.
-        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
-
-else:  # pragma: no cover - not called before 3.12 (_EAGER is false)
-
-    def _eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        raise NotImplementedError
-
+_Task = asyncio.Task
 
 #: Shared and never mutated: replaced by a set of its own on the first timeout.
 _NONE_TIMED_OUT: frozenset[int] = frozenset()
+#: What a receiver's task may end with without aborting the send (a tuple:
+#: ``isinstance`` with ``Exception | None`` builds the union on every call).
+_ORDINARY = (Exception, type(None))
+#: Shared and never mutated (see AsyncioRunner.abort).
+_NONE_ABORTED: list[tuple[int, Exception]] = []
 
 
-class AsyncioRunner(RunnerState):
+class AsyncioRunner:
+    """:class:`~asyncsignal._backends.TaskRunner` on asyncio. What only a
+    receiver that lives on after its start needs (its task, the count of
+    pending ones, the timers) is made when the first one does: a send whose
+    receivers never suspend makes none of it."""
+
     __slots__ = (
         "_caller",
         "_cancelling",
+        "_context",
         "_eager",
         "_loop",
         "_pending",
@@ -81,7 +73,12 @@ class AsyncioRunner(RunnerState):
         "_timed_out",
         "_timers",
         "_waiter",
+        "aborted_errors",
         "coroutines_share",
+        "errors",
+        "outcomes",
+        "receivers",
+        "waiting",
     )
 
     def __init__(
@@ -92,11 +89,12 @@ class AsyncioRunner(RunnerState):
         context: contextvars.Context,
         own_contexts: bool = False,
     ) -> None:
-        # RunnerState's fields, set here: every asend with an async receiver
-        # makes a runner, and a super().__init__ call costs ~80 ns of it.
+        # Every asend with an async receiver makes a runner: only what a
+        # receiver that never suspends needs is set here (see _live).
         self.outcomes, self.receivers, self._context = outcomes, receivers, context
         self.errors: dict[int, Exception] = {}
-        self.aborted_errors: list[tuple[int, Exception]] = []
+        #: Replaced by a list of its own if the send is aborted.
+        self.aborted_errors: list[tuple[int, Exception]] = _NONE_ABORTED
         self._loop = loop
         #: The coroutines take the send's context themselves, each in a task
         #: of its own context (open_runner's own_contexts): never stepped in
@@ -105,12 +103,19 @@ class AsyncioRunner(RunnerState):
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
-        self._eager = _EAGER and default_factory
+        #: 3.12+: tasks start eagerly, in the send's context.
+        self._eager = EAGER and default_factory and not own_contexts
         self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
         self._spare: Spare | None = None
         self._caller: asyncio.Task[Any] | None = None
+        #: Set once a receiver lives on after its start (_live).
+        self.waiting = False
+
+    def _live(self) -> None:
+        """Make what receivers that live on after their start need."""
+        self.waiting = True
         self._tasks: list[tuple[asyncio.Task[Any], int]] = []
         self._pending = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -121,54 +126,78 @@ class AsyncioRunner(RunnerState):
         self._timers: dict[int, tuple[asyncio.TimerHandle, float]] | None = None
         self._timed_out: set[int] | frozenset[int] = _NONE_TIMED_OUT
 
-    @property
-    def waiting(self) -> bool:
-        return self._pending > 0
-
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
     ) -> None:
+        if self._eager:
+            # Runs the coroutine up to its first suspension right now, so a
+            # receiver that never suspends never reaches the scheduler. Named
+            # only if it lives on: a name costs a string per call. The
+            # constructor itself, not eager_task: a call less per receiver.
+            task = _Task(  # type: ignore[call-arg,unused-ignore]
+                coro, loop=self._loop, eager_start=True, context=self._context
+            )
+            if task.done():
+                # Outside a done callback: a BaseException reaches the caller.
+                try:
+                    self.outcomes[index] = task.result()
+                except Exception as error:
+                    self.errors[index] = error
+                return
+            task.set_name(task_name(self.receivers[index]))
+            self.adopt(task, index, timeout)
+        elif self._stepping:
+            stepped = self._step(coro, index)
+            if stepped is not None:
+                self.adopt(stepped, index, timeout)
+        else:
+            self._start_other(coro, index, timeout)
+
+    def _start_other(
+        self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None
+    ) -> None:
+        """:meth:`start` neither eager nor stepped: a task of the loop's
+        factory, or one of its own context (an observed send)."""
         context: contextvars.Context | None = self._context
         receiver = coro
-        if self._stepping:
-            stepped = self._step(coro, index)
-            if stepped is None:
+        if self.coroutines_share:
+            context = None
+        elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
+            coro = run_sharing(coro, self._context)
+            context = None
+        if EAGER and context is None and self._loop.get_task_factory() is None:
+            # A task of its own context (an observed send), still eager.
+            task = eager_task(coro, self._loop, None)
+            if task.done():
+                self._collect(task, index)
                 return
-            task = stepped
+            task.set_name(task_name(self.receivers[index]))
         else:
-            if self.coroutines_share:
-                context = None
-            elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
-                coro = run_sharing(coro, self._context)
-                context = None
-            if self._eager:
-                # Runs the coroutine up to its first suspension right now, so a
-                # receiver that never suspends never reaches the scheduler. Named
-                # only if it lives on: a name costs a string per call.
-                task = _eager_task(coro, self._loop, context)
-                if task.done():
-                    self._collect(task, index)
-                    return
-                task.set_name(task_name(self.receivers[index]))
+            name = task_name(self.receivers[index])
+            if context is None:
+                task = self._loop.create_task(coro, name=name)
             else:
-                name = task_name(self.receivers[index])
-                if context is None:
-                    task = self._loop.create_task(coro, name=name)
-                else:
-                    task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
-                        coro, name=name, context=context
-                    )
-                if task.done():  # an eager task factory
-                    self._collect(task, index)
-                    return
-        self._tasks.append((task, index))
-        self._pending += 1
-        task.add_done_callback(self._task_done)
+                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                    coro, name=name, context=context
+                )
+            if task.done():  # an eager task factory
+                self._collect(task, index)
+                return
+        self.adopt(task, index, timeout)
         if coro is not receiver:  # pragma: no cover - 3.10
             # Cancelled before its first step, the wrapper never awaited the
             # receiver's coroutine: close it, or it is reported as never
             # awaited (a no-op once it ran).
             task.add_done_callback(lambda _: receiver.close())
+
+    def adopt(self, task: asyncio.Task[Any], index: int, timeout: float | None) -> None:
+        """Wait for ``task``, receiver ``index``'s, which lives on after its
+        start (:meth:`start`'s, or :func:`start_eagerly`'s, named)."""
+        if not self.waiting:
+            self._live()
+        self._tasks.append((task, index))
+        self._pending += 1
+        task.add_done_callback(self._task_done)
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._time_out, task, index)
             if self._timers is None:
@@ -189,8 +218,12 @@ class AsyncioRunner(RunnerState):
         task, slot = spare
         caller = self._caller
         assert caller is not None
+        loop = self._loop
+        # _stepping.step's body, inline: a call less per receiver (W3, 3.11).
+        leave_task(loop, caller)  # type: ignore[misc]
+        enter_task(loop, task)  # type: ignore[misc]
         try:
-            awaited = step(coro, task, caller, self._loop, self._context)
+            awaited = self._context.run(coro.send, None)
         except StopIteration as stop:
             if cancel_requested(task):
                 # The receiver cancelled its own task and returned: an asyncio
@@ -205,6 +238,9 @@ class AsyncioRunner(RunnerState):
             if cancel_requested(task):  # as above; its exception wins
                 self._spare = None
             return None
+        finally:
+            leave_task(loop, task)  # type: ignore[misc]
+            enter_task(loop, caller)  # type: ignore[misc]
         slot.append((coro, awaited))
         task._log_destroy_pending = True  # type: ignore[attr-defined]
         self._spare = None
@@ -212,7 +248,7 @@ class AsyncioRunner(RunnerState):
         return task
 
     def limit_hit(self, index: int) -> float | None:
-        if index not in self._timed_out:
+        if not self.waiting or index not in self._timed_out:
             return None
         assert self._timers is not None
         return self._timers[index][1]
@@ -230,7 +266,7 @@ class AsyncioRunner(RunnerState):
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._pending -= 1
-        if not task.cancelled() and not isinstance(task.exception(), Exception | None):
+        if not task.cancelled() and not isinstance(task.exception(), _ORDINARY):
             # A BaseException (not cancellation) aborts the dispatch, as in a
             # trio nursery: the other receivers are cancelled.
             self._cancel_all()
@@ -240,7 +276,13 @@ class AsyncioRunner(RunnerState):
 
     async def wait(self) -> None:
         try:
-            await self._wait_pending()
+            # _wait_pending's loop, inline: a coroutine less per waiting send.
+            while self._pending:
+                waiter = self._waiter = self._loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
         except asyncio.CancelledError:
             await self.abort()
             raise
@@ -258,14 +300,21 @@ class AsyncioRunner(RunnerState):
                 continue
             if self._cancelling and task.cancelled():
                 continue
+            # _collect, inline; a BaseException (the receiver's, or the
+            # cancellation it ended with) is fatal here.
             try:
-                self._collect(task, index)
+                self.outcomes[index] = task.result()
+            except Exception as error:
+                self.errors[index] = error
             except BaseException as error:
                 fatal.append(error)
         if fatal:
             raise one_or_group(fatal)
 
     async def abort(self) -> None:
+        if not self.waiting:
+            self.aborted_errors = list(self.errors.items())
+            return
         # Receivers that had already timed out when the dispatch was aborted:
         # their ReceiverTimeout is an outcome the abort displaces, like an error.
         timed_out_before = [
@@ -279,26 +328,26 @@ class AsyncioRunner(RunnerState):
                 # anyio re-delivers a scope's cancellation on every loop
                 # iteration; the shield stops that busy loop while the
                 # receivers finish their cleanup.
-                await self._wait_pending(ignore_cancellation=True)
-        self.aborted_errors.extend(self.errors.items())
+                await self._wait_pending()
+        aborted = self.aborted_errors = list(self.errors.items())
         for task, index in self._tasks:
             if not task.cancelled():
                 error = task.exception()
                 if isinstance(error, Exception):
-                    self.aborted_errors.append((index, error))
+                    aborted.append((index, error))
         for index in timed_out_before:
             assert self._timers is not None
             timeout = ReceiverTimeout(self.receivers[index], self._timers[index][1])
-            self.aborted_errors.append((index, timeout))
+            aborted.append((index, timeout))
 
-    async def _wait_pending(self, ignore_cancellation: bool = False) -> None:
+    async def _wait_pending(self) -> None:
+        """Wait until no receiver is pending, whatever cancels this meanwhile
+        (:meth:`abort`'s wait)."""
         while self._pending:
             self._waiter = self._loop.create_future()
             try:
-                await self._waiter
-            except asyncio.CancelledError:
-                if not ignore_cancellation:
-                    raise
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._waiter
             finally:
                 self._waiter = None
 
@@ -309,48 +358,3 @@ class AsyncioRunner(RunnerState):
         for task, _ in self._tasks:
             if not task.done():
                 cancel_task(task)
-
-
-class AsyncioWakeup:
-    """:class:`~asyncsignal._backends.Wakeup` on asyncio: a future of the
-    waiting task's loop, resolved in that loop's thread."""
-
-    __slots__ = ("_future", "_is_set", "_loop", "_thread")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._future: asyncio.Future[None] = loop.create_future()
-        self._thread = threading.get_ident()
-        self._is_set = False
-
-    def set(self) -> None:
-        if threading.get_ident() == self._thread:
-            self._resolve()
-            return
-        # RuntimeError: that loop has closed, so nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        self._is_set = True
-        if not self._future.done():
-            self._future.set_result(None)
-
-    async def wait(self) -> None:
-        if self._is_set:
-            return
-        if self._future.done():  # an earlier wait was cancelled, and the future
-            self._future = self._loop.create_future()  # with it
-        await self._future
-
-
-def start_system_task(
-    loop: asyncio.AbstractEventLoop,
-    func: Callable[[], Coroutine[Any, Any, None]],
-    done: Callable[[], None],
-) -> asyncio.Task[None]:
-    """Run ``func()`` as a task of ``loop`` (a copy of the caller's context),
-    calling ``done()`` when it ends; cancel the task to stop it."""
-    task = loop.create_task(func())
-    task.add_done_callback(lambda _: done())
-    return task

@@ -39,7 +39,8 @@ class TaskRunner(Protocol):
 
     @property
     def waiting(self) -> bool:
-        """Whether :meth:`wait` must be awaited: a started receiver is unfinished."""
+        """Whether :meth:`wait` must be awaited (and may be): a started
+        receiver did not finish at once."""
 
     def start(
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None = None
