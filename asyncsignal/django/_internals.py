@@ -91,9 +91,7 @@ class _Entry(tuple):  # type: ignore[type-arg]
         if isinstance(key, tuple) and len(key) == 2 and key[0] == "dispatch_uid":
             key = key[1]
         sender_id = registration.sender_key or id(None)
-        reference: Any = (
-            registration if isinstance(registration, weakref.ref) else registration()
-        )
+        reference: Any = registration if registration.weak else registration()
         sender_ref = held if isinstance(held, weakref.ref) else None
         entry = cls(((key, sender_id), reference, sender_ref, registration.is_async))
         entry.registry = registry
