@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._backends import (
@@ -39,9 +38,8 @@ __all__ = ("Dispatch", "asend", "check_named", "dispatches", "send_with_policies
 
 
 class Dispatch(NamedTuple):
-    """How one signal's sends by one method reach its receivers: what the
-    dispatch functions take besides the send itself. Made once per signal and
-    method (:func:`dispatches`)."""
+    """How one signal's sends by one method reach its receivers, made once per
+    signal and method (:func:`dispatches`)."""
 
     #: The send method's name, in errors and logs.
     name: str
@@ -76,7 +74,7 @@ def dispatches(
 
 
 def check_named(named: dict[str, Any]) -> None:
-    """Reject payload keys that would collide with the call's own arguments."""
+    """Reject a payload key that collides with the call's own arguments."""
     if "signal" in named:
         raise TypeError(
             "send()/asend() got a payload argument named 'signal': receivers get "
@@ -125,7 +123,7 @@ def send_with_policies(
             call = (
                 receiver
                 if watch is None
-                else partial(observe_call, watch, "inline", receiver)
+                else functools.partial(observe_call, watch, "inline", receiver)
             )
             if registration.is_async:
                 later.append((index, registration))
@@ -164,8 +162,7 @@ async def _run_later(
     shared: contextvars.Context,
     watch: Watch | None,
 ) -> None:
-    """Run ``send``'s async receivers concurrently on this event loop, in the
-    context ``shared``."""
+    """Run ``send``'s async receivers concurrently here, in ``shared``."""
     runner = open_runner(outcomes, receivers, shared, watch is not None)
     runner.errors = errors
     try:
@@ -214,8 +211,7 @@ async def asend(
     errors: dict[int, Exception] = {}
     shared = contextvars.copy_context()
     run = shared.run
-    # None where async receivers start as eager tasks: opened (below) only
-    # once one of them suspends, which most never do.
+    # None until an async receiver suspends (most never do): opened below.
     runner = (
         open_runner_lazily(outcomes, receivers, shared, errors)
         if watch is None
@@ -255,6 +251,14 @@ async def asend(
                                 outcomes, receivers, shared, False, errors
                             )
                             adopt(runner, started, index, None)
+                    elif watch is not None and kind == ASYNC:
+                        assert runner is not None
+                        own = shared if runner.coroutines_share else None
+                        coro = receiver(signal=signal, sender=sender, **named)
+                        coro = observe_task(
+                            watch, "task", receiver, coro, runner, index, own
+                        )
+                        runner.start(coro, index)
                     elif watch is not None:
                         assert runner is not None
                         _start_observed(
@@ -317,9 +321,8 @@ async def asend(
             return settle(receivers, outcomes, errors, dispatch.robust, dispatch.name)
         return list(zip(receivers, outcomes, strict=True))
     finally:
-        # A receiver's exception (raised from here, or returned by *_robust)
-        # keeps this frame alive through its traceback for as long as the
-        # caller keeps it: the frame must not keep every receiver alive too.
+        # A receiver's exception (raised, or returned by *_robust) keeps this
+        # frame alive through its traceback: it must not keep every receiver.
         receivers.clear()
         outcomes.clear()
         receiver = coro = None
@@ -337,8 +340,8 @@ def _start_observed(
     /,
     **arguments: Any,
 ) -> None:
-    """``asend``'s step for one receiver of an observed send: as unobserved
-    (``shared``: the send's context), inside the observers' calls."""
+    """``asend``'s step for a receiver of an observed send with a policy or
+    sync: as unobserved (``shared``: the send's context), observed."""
     policy = registration.policy
     if registration.is_async:
         coro = receiver(**arguments)

@@ -21,7 +21,7 @@ from .._context import run_sharing
 from .._errors import ReceiverTimeout
 from ._anyio_scopes import cancel_task
 from ._common import one_or_group, task_name
-from ._eager import EAGER, eager_task
+from ._eager import EAGER
 from ._stepping import (
     cancel_requested,
     enter_task,
@@ -65,6 +65,7 @@ class AsyncioRunner:
         "_cancelling",
         "_context",
         "_eager",
+        "_eager_own",
         "_loop",
         "_pending",
         "_spare",
@@ -105,6 +106,8 @@ class AsyncioRunner:
         default_factory = loop.get_task_factory() is None
         #: 3.12+: tasks start eagerly, in the send's context.
         self._eager = EAGER and default_factory and not own_contexts
+        #: 3.12+: tasks start eagerly, each in a context of its own.
+        self._eager_own = EAGER and default_factory and own_contexts
         self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
@@ -133,7 +136,7 @@ class AsyncioRunner:
             # Runs the coroutine up to its first suspension right now, so a
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call. The
-            # constructor itself, not eager_task: a call less per receiver.
+            # constructor itself: a call less per receiver.
             task = _Task(  # type: ignore[call-arg,unused-ignore]
                 coro, loop=self._loop, eager_start=True, context=self._context
             )
@@ -143,6 +146,14 @@ class AsyncioRunner:
                     self.outcomes[index] = task.result()
                 except Exception as error:
                     self.errors[index] = error
+                return
+            task.set_name(task_name(self.receivers[index]))
+            self.adopt(task, index, timeout)
+        elif self._eager_own:
+            # An observed send's: a copy of the current context per task.
+            task = _Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            if task.done():
+                self._collect(task, index)
                 return
             task.set_name(task_name(self.receivers[index]))
             self.adopt(task, index, timeout)
@@ -157,7 +168,8 @@ class AsyncioRunner:
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None
     ) -> None:
         """:meth:`start` neither eager nor stepped: a task of the loop's
-        factory, or one of its own context (an observed send)."""
+        factory (an observed send's in a context of its own), or one of its
+        own context on 3.10/3.11 (an observed send)."""
         context: contextvars.Context | None = self._context
         receiver = coro
         if self.coroutines_share:
@@ -165,24 +177,16 @@ class AsyncioRunner:
         elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
             coro = run_sharing(coro, self._context)
             context = None
-        if EAGER and context is None and self._loop.get_task_factory() is None:
-            # A task of its own context (an observed send), still eager.
-            task = eager_task(coro, self._loop, None)
-            if task.done():
-                self._collect(task, index)
-                return
-            task.set_name(task_name(self.receivers[index]))
+        name = task_name(self.receivers[index])
+        if context is None:
+            task = self._loop.create_task(coro, name=name)
         else:
-            name = task_name(self.receivers[index])
-            if context is None:
-                task = self._loop.create_task(coro, name=name)
-            else:
-                task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
-                    coro, name=name, context=context
-                )
-            if task.done():  # an eager task factory
-                self._collect(task, index)
-                return
+            task = self._loop.create_task(  # type: ignore[call-arg,unused-ignore]
+                coro, name=name, context=context
+            )
+        if task.done():  # an eager task factory
+            self._collect(task, index)
+            return
         self.adopt(task, index, timeout)
         if coro is not receiver:  # pragma: no cover - 3.10
             # Cancelled before its first step, the wrapper never awaited the

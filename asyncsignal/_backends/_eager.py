@@ -17,35 +17,11 @@ if TYPE_CHECKING:
     import contextvars
     from collections.abc import Coroutine
 
-__all__ = ("EAGER", "eager_task", "start_eagerly")
+__all__ = ("EAGER", "start_eagerly")
 
 #: asyncio has eager tasks.
 EAGER = sys.version_info >= (3, 12)
 _Task = asyncio.Task
-
-if sys.version_info >= (3, 12):
-
-    def eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        # A KeyboardInterrupt or SystemExit from the task's first step escapes
-        # this constructor and leaves the task unreachable, so asyncio reports
-        # its exception as never retrieved. Making the task in two steps
-        # (__new__, then __init__) would let us retrieve it, but costs ~350 ns
-        # per receiver task (W3: +19%), for a log line next to an interrupt
-        # that propagates correctly anyway.
-        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
-
-else:  # pragma: no cover - not called before 3.12 (EAGER is false)
-
-    def eager_task(
-        coro: Coroutine[Any, Any, Any],
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context | None,
-    ) -> asyncio.Task[Any]:
-        raise NotImplementedError
 
 
 def start_eagerly(
@@ -61,6 +37,11 @@ def start_eagerly(
     ``errors[index]``; a ``BaseException`` propagates), else its task, for
     ``AsyncioRunner.adopt``: a send needs no runner until a receiver lives
     on."""
+    # A KeyboardInterrupt or SystemExit from the task's first step escapes
+    # the constructor and leaves the task unreachable, so asyncio reports its
+    # exception as never retrieved. Making the task in two steps (__new__,
+    # then __init__) would let us retrieve it, but costs ~350 ns per receiver
+    # task (W3: +19%), for a log line next to an interrupt that propagates.
     task = _Task(  # type: ignore[call-arg,unused-ignore]
         coro, loop=running_loop(), eager_start=True, context=context
     )
