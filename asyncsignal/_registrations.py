@@ -127,6 +127,10 @@ class _StrongRegistration(_Registration, weakref.ref[Receiver]):
     def __new__(cls, receiver: Receiver, *_: Any) -> Self:
         return weakref.ref.__new__(cls, receiver)
 
+    def __init__(self, receiver: Receiver, *rest: Any) -> None:
+        super().__init__(receiver, *rest)
+        self.receiver = receiver
+
 
 class _HeldRegistration(_Registration, functools.partial[Receiver]):
     """A receiver held strongly that cannot be weakly referenced (a builtin,
@@ -173,13 +177,11 @@ def new_registration(
     """
     if not weak:
         try:
-            strong = _StrongRegistration(
+            return _StrongRegistration(
                 receiver, None, key, sender_key, is_async, policy
             )
         except TypeError:  # it cannot be weakly referenced
             return _HeldRegistration(receiver, None, key, sender_key, is_async, policy)
-        strong.receiver = receiver
-        return strong
     kind = (
         _WeakMethodRegistration
         if isinstance(receiver, MethodType)

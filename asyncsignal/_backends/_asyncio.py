@@ -65,7 +65,7 @@ class AsyncioRunner:
         "_cancelling",
         "_context",
         "_eager",
-        "_eager_own",
+        "_eager_context",
         "_loop",
         "_pending",
         "_spare",
@@ -104,10 +104,10 @@ class AsyncioRunner:
         # A custom task factory (observability tools install one) must see
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
-        #: 3.12+: tasks start eagerly, in the send's context.
-        self._eager = EAGER and default_factory and not own_contexts
-        #: 3.12+: tasks start eagerly, each in a context of its own.
-        self._eager_own = EAGER and default_factory and own_contexts
+        #: 3.12+: tasks start eagerly, in the send's context, or each in a
+        #: copy of the current one (None: an observed send's own contexts).
+        self._eager = EAGER and default_factory
+        self._eager_context = None if own_contexts else context
         self._stepping = _STEPPING and default_factory and not own_contexts
         #: 3.10/3.11: the task to step the next receiver in (see _stepping),
         #: and the sending task, current again after each step.
@@ -138,7 +138,7 @@ class AsyncioRunner:
             # only if it lives on: a name costs a string per call. The
             # constructor itself: a call less per receiver.
             task = _Task(  # type: ignore[call-arg,unused-ignore]
-                coro, loop=self._loop, eager_start=True, context=self._context
+                coro, loop=self._loop, eager_start=True, context=self._eager_context
             )
             if task.done():
                 # Outside a done callback: a BaseException reaches the caller.
@@ -146,14 +146,6 @@ class AsyncioRunner:
                     self.outcomes[index] = task.result()
                 except Exception as error:
                     self.errors[index] = error
-                return
-            task.set_name(task_name(self.receivers[index]))
-            self.adopt(task, index, timeout)
-        elif self._eager_own:
-            # An observed send's: a copy of the current context per task.
-            task = _Task(coro, loop=self._loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-            if task.done():
-                self._collect(task, index)
                 return
             task.set_name(task_name(self.receivers[index]))
             self.adopt(task, index, timeout)

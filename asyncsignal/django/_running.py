@@ -111,8 +111,9 @@ def call_in_turn(
             if watch is None:
                 response = each(signal=signal, sender=sender, **named)
             else:
-                arguments = {"signal": signal, "sender": sender, **named}
-                response = observe_call(watch, how, each, **arguments)
+                response = observe_call(
+                    watch, how, each, signal=signal, sender=sender, **named
+                )
         except Exception as error:
             if not robust:
                 raise
