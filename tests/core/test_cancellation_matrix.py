@@ -268,3 +268,44 @@ async def test_repeated_native_cancellation_does_not_interrupt_receivers_cleanup
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == ["cleaned"]
+
+
+@pytest.mark.parametrize("anyio_backend", ASYNCIO_BACKENDS)
+async def test_caller_cancelled_after_its_last_receiver_finished_loses_no_outcome(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The last receiver is done (asend's waiter already has its result) but the
+    caller has not woken yet when it is cancelled: the cancellation
+    propagates, there is nothing left to cancel or wait for, and the
+    receivers' errors are logged, not lost."""
+    signal = AsyncSignal()
+    caller: asyncio.Task[Any] | None = None
+    finished: list[str] = []
+
+    async def receiver(**kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        # Runs after asend's own done callback: the caller's cancellation
+        # arrives once nothing is pending.
+        task = asyncio.current_task()
+        assert task is not None
+        assert caller is not None
+        task.add_done_callback(lambda _: caller.cancel())
+        finished.append("receiver")
+
+    async def failing(**kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        raise ValueError("failed before the caller was cancelled")
+
+    signal.connect(failing)
+    signal.connect(receiver)
+    caller = asyncio.get_running_loop().create_task(signal.asend(None))
+    with (
+        caplog.at_level(logging.ERROR, logger="asyncsignal"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await caller
+    assert finished == ["receiver"]
+    [record] = [r for r in caplog.records if r.name == "asyncsignal"]
+    assert "aborted" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], ValueError)
