@@ -288,8 +288,9 @@ async def test_caller_cancelled_after_its_last_receiver_finished_loses_no_outcom
         # arrives once nothing is pending.
         task = asyncio.current_task()
         assert task is not None
-        assert caller is not None
-        task.add_done_callback(lambda _: caller.cancel())
+        sending = caller
+        assert sending is not None
+        task.add_done_callback(lambda _: sending.cancel())
         finished.append("receiver")
 
     async def failing(**kwargs: Any) -> None:
