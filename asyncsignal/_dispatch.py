@@ -21,7 +21,7 @@ from ._backends import (
     start_eagerly,
 )
 from ._context import copy_back
-from ._observers import observe_call, observe_task
+from ._observing import observe_call, observe_task
 from ._outcomes import log_aborted, settle
 from ._policies import ASYNC, POLICY, SYNC
 

@@ -3,7 +3,8 @@ when sends and receivers start and end (:func:`add_observer`).
 
 The hot paths pay one check when nobody observes: they test
 :data:`OBSERVERS` (a list that is empty then) and take the observed path
-only if it holds an observer. Everything else here runs on that path only.
+only if it holds an observer. Everything else here runs on that path only;
+``_observing`` runs a receiver between its observers' calls.
 """
 
 from __future__ import annotations
@@ -11,20 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from contextvars import copy_context
-from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import anyio
-
-from ._context import enter_shared, leave_shared
-from ._errors import ReceiverTimeout
-
 if TYPE_CHECKING:
-    import contextvars
-    from collections.abc import Callable, Coroutine, Iterator, Mapping
+    from collections.abc import Iterator, Mapping
 
-    from ._backends import TaskRunner
     from ._signal import AsyncSignal
     from ._subscriptions import Subscription
 
@@ -36,9 +28,8 @@ __all__ = (
     "Watch",
     "add_observer",
     "events_dropped",
+    "failed",
     "incoming",
-    "observe_call",
-    "observe_task",
     "outgoing_fields",
     "remove_observer",
     "send_ended",
@@ -206,7 +197,7 @@ def remove_observer(observer: Observer) -> bool:
         return True
 
 
-def _failed(observer: Observer, method: str) -> None:
+def failed(observer: Observer, method: str) -> None:
     """Log the exception being handled, once per observer and method."""
     key = (id(observer), method)
     if key in _LOGGED:
@@ -220,13 +211,16 @@ def _failed(observer: Observer, method: str) -> None:
 class Watch:
     """One observed send: each observer with what its ``send_started``
     returned; ``receiving``: the pairs of the observers that want to hear
-    about the receivers (empty: the receivers run unobserved)."""
+    about the receivers (empty: the receivers run unobserved); ``single``:
+    the one pair if there is exactly one (a tracer: the common case, which
+    ``_observing`` calls without a loop)."""
 
-    __slots__ = ("contexts", "receiving")
+    __slots__ = ("contexts", "receiving", "single")
 
     def __init__(self, contexts: list[tuple[Observer, Any]]) -> None:
         self.contexts = contexts
         self.receiving = [pair for pair in contexts if pair[1] is not None]
+        self.single = self.receiving[0] if len(self.receiving) == 1 else None
 
     def receivers_watch(self) -> Watch | None:
         """This, for the dispatch functions; ``None`` if no observer wants to
@@ -243,7 +237,7 @@ def send_started(
         try:
             context = observer.send_started(signal, method, sender, receivers)
         except Exception:
-            _failed(observer, "send_started")
+            failed(observer, "send_started")
             context = None
         contexts.append((observer, context))
     return Watch(contexts)
@@ -255,107 +249,7 @@ def send_ended(watch: Watch, error: BaseException | None) -> None:
         try:
             observer.send_ended(context, error)
         except Exception:
-            _failed(observer, "send_ended")
-
-
-def _receiver_started(
-    watch: Watch, receiver: object, how: How
-) -> list[tuple[Observer, Any]]:
-    receiving = watch.receiving
-    if len(receiving) == 1:  # the common case: one observer (a tracer)
-        ((observer, send),) = receiving
-        try:
-            return [(observer, observer.receiver_started(send, receiver, how))]
-        except Exception:
-            _failed(observer, "receiver_started")
-            return []
-    started = []
-    for observer, send in receiving:
-        try:
-            context = observer.receiver_started(send, receiver, how)
-        except Exception:
-            _failed(observer, "receiver_started")
-            continue
-        started.append((observer, context))
-    return started
-
-
-def _receiver_ended(
-    started: list[tuple[Observer, Any]],
-    outcome: Outcome,
-    error: BaseException | None,
-    duration: float,
-) -> None:
-    for observer, context in reversed(started):
-        try:
-            observer.receiver_ended(context, outcome, error, duration)
-        except Exception:
-            _failed(observer, "receiver_ended")
-
-
-def observe_call(
-    watch: Watch, how: How, receiver: Callable[..., Any], /, **kwargs: Any
-) -> Any:
-    """Call ``receiver(**kwargs)`` (a sync receiver, in this thread and
-    context), telling the observers of ``watch``."""
-    started = _receiver_started(watch, receiver, how)
-    begin = perf_counter()
-    try:
-        response = receiver(**kwargs)
-    except BaseException as error:
-        _receiver_ended(started, "error", error, perf_counter() - begin)
-        raise
-    _receiver_ended(started, "response", None, perf_counter() - begin)
-    return response
-
-
-async def observe_task(
-    watch: Watch,
-    how: How,
-    receiver: object,
-    coro: Coroutine[Any, Any, Any],
-    runner: TaskRunner,
-    index: int,
-    shared: contextvars.Context | None,
-) -> Any:
-    """Await ``coro`` (an async receiver's, or the wait for a ``thread=True``
-    receiver) as ``runner``'s receiver ``index``, telling the observers of
-    ``watch``, in the task's own context: first taking the send's context
-    ``shared`` into it, and handing back what the receiver set at the end, if
-    ``shared`` is given (``runner.coroutines_share``: one coroutine less than
-    the runner's own ``run_sharing``).
-
-    Once the task is cancelled, ``runner.limit_hit(index)`` says whether its time
-    limit did it. The runner makes the receiver's :class:`~asyncsignal.ReceiverTimeout`
-    after the task has ended; the observers get an equal one made here."""
-    # enter_shared's and leave_shared's tests inline: no call in the common case.
-    if shared is not None and copy_context() != shared:
-        enter_shared(shared)
-    started = _receiver_started(watch, receiver, how)
-    # Marked after the observers' calls: what they set is not handed back, and
-    # a receiver that sets nothing is seen to in constant time (shared storage).
-    mark = copy_context()
-    begin = perf_counter()
-    try:
-        response = await coro
-    except BaseException as error:
-        duration = perf_counter() - begin
-        if shared is not None and copy_context() != mark:
-            leave_shared(shared, mark)
-        outcome: Outcome = "error"
-        told: BaseException = error
-        if isinstance(error, anyio.get_cancelled_exc_class()):
-            limit = runner.limit_hit(index)
-            outcome = "cancelled" if limit is None else "timeout"
-            if limit is not None:
-                told = ReceiverTimeout(receiver, limit)
-        _receiver_ended(started, outcome, told, duration)
-        raise
-    duration = perf_counter() - begin
-    if shared is not None and copy_context() != mark:
-        leave_shared(shared, mark)
-    _receiver_ended(started, "response", None, duration)
-    return response
+            failed(observer, "send_ended")
 
 
 def events_dropped(signal: AsyncSignal, subscription: Subscription, count: int) -> None:
@@ -364,7 +258,7 @@ def events_dropped(signal: AsyncSignal, subscription: Subscription, count: int) 
         try:
             observer.events_dropped(signal, subscription, count)
         except Exception:
-            _failed(observer, "events_dropped")
+            failed(observer, "events_dropped")
 
 
 def outgoing_fields(signal: AsyncSignal) -> dict[str, str] | None:
@@ -374,7 +268,7 @@ def outgoing_fields(signal: AsyncSignal) -> dict[str, str] | None:
         try:
             fields = observer.outgoing(signal)
         except Exception:
-            _failed(observer, "outgoing")
+            failed(observer, "outgoing")
             continue
         if fields:
             return dict(fields)
@@ -389,7 +283,7 @@ def incoming(signal: AsyncSignal, fields: Mapping[str, str]) -> Iterator[None]:
         try:
             started.append((observer, observer.incoming_started(signal, fields)))
         except Exception:
-            _failed(observer, "incoming_started")
+            failed(observer, "incoming_started")
     try:
         yield
     finally:
@@ -397,4 +291,4 @@ def incoming(signal: AsyncSignal, fields: Mapping[str, str]) -> Iterator[None]:
             try:
                 observer.incoming_ended(context)
             except Exception:
-                _failed(observer, "incoming_ended")
+                failed(observer, "incoming_ended")

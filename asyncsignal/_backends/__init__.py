@@ -69,9 +69,11 @@ def open_runner(
     """A runner for the backend running the current task, whose receivers all
     run in ``context``, the send's (see ``_context``); with ``own_contexts``,
     each runs in a task of its own context on every backend (as on trio and
-    asyncio 3.10), so an observer's context variables stay the task's own;
-    its coroutine then takes the send's context itself where the runner's
-    ``coroutines_share`` says so (``_observers.observe_task``).
+    asyncio 3.10), so an observer's context variables stay the task's own:
+    on asyncio a copy of ``context`` (3.10: of the sender's, the coroutine
+    taking ``context``'s values itself), its coroutine handing back what the
+    receiver set where the runner's ``coroutines_share`` says so
+    (``_observing.observe_task``).
 
     The runner puts receivers' errors in ``errors`` if given.
 

@@ -105,7 +105,7 @@ class AsyncioRunner:
         # every task, so it replaces the eager fast path.
         default_factory = loop.get_task_factory() is None
         #: 3.12+: tasks start eagerly, in the send's context, or each in a
-        #: copy of the current one (None: an observed send's own contexts).
+        #: copy of it (None: an observed send's own contexts).
         self._eager = EAGER and default_factory
         self._eager_context = None if own_contexts else context
         self._stepping = _STEPPING and default_factory and not own_contexts
@@ -137,8 +137,11 @@ class AsyncioRunner:
             # receiver that never suspends never reaches the scheduler. Named
             # only if it lives on: a name costs a string per call. The
             # constructor itself: a call less per receiver.
+            context = self._eager_context
+            if context is None:
+                context = self._context.copy()
             task = _Task(  # type: ignore[call-arg,unused-ignore]
-                coro, loop=self._loop, eager_start=True, context=self._eager_context
+                coro, loop=self._loop, eager_start=True, context=context
             )
             if task.done():
                 # Outside a done callback: a BaseException reaches the caller.
@@ -160,12 +163,13 @@ class AsyncioRunner:
         self, coro: Coroutine[Any, Any, Any], index: int, timeout: float | None
     ) -> None:
         """:meth:`start` neither eager nor stepped: a task of the loop's
-        factory (an observed send's in a context of its own), or one of its
-        own context on 3.10/3.11 (an observed send)."""
+        factory (an observed send's in a copy of the send's context, 3.10: of
+        the current one), or one of an observed send's own contexts on
+        3.10/3.11."""
         context: contextvars.Context | None = self._context
         receiver = coro
         if self.coroutines_share:
-            context = None
+            context = self._context.copy() if _TASK_CONTEXT else None
         elif not _TASK_CONTEXT:  # pragma: no cover - covered by the Python 3.10 run
             coro = run_sharing(coro, self._context)
             context = None

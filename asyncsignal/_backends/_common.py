@@ -31,10 +31,12 @@ class TaskRunner(Protocol):
     outcomes: list[Any]
     errors: dict[int, Exception]
     aborted_errors: list[tuple[int, Exception]]
-    #: Whether each coroutine given to :meth:`start` takes the send's context
-    #: itself (``enter_shared``/``leave_shared``), in a task of its own context
-    #: (``open_runner(own_contexts=True)`` on asyncio); else the runner
-    #: gives it the send's context.
+    #: Whether each coroutine given to :meth:`start` runs in a task of its own
+    #: context (``open_runner(own_contexts=True)`` on asyncio) and hands back
+    #: itself what its receiver set into the send's context (``leave_shared``;
+    #: on 3.10, where the task starts in a copy of the sender's context, it
+    #: takes the send's values first: ``enter_shared``); else the runner gives
+    #: it the send's context.
     coroutines_share: bool
 
     @property

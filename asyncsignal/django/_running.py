@@ -16,7 +16,7 @@ from .. import _seam
 from .._backends import asyncio_running, check_can_block, open_runner
 from .._callables import describe
 from .._context import copy_back
-from .._observers import observe_call, observe_task
+from .._observing import observe_call, observe_task
 from .._policies import Policy
 
 if TYPE_CHECKING:

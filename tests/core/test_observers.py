@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -489,6 +490,67 @@ async def test_every_failing_hook_is_logged_once_and_nothing_else_changes(
         ]
         * 2
     )
+
+
+@pytest.mark.parametrize("fails_in", ["receiver_started", "receiver_ended"])
+@pytest.mark.parametrize("outcome", ["response", "error"])
+async def test_a_lone_observer_failing_around_async_receivers_changes_nothing(
+    fails_in: str, outcome: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The only observer (the path a tracer takes) raises when async
+    receivers start or end: logged once, every receiver still runs, the
+    send's result is unchanged, the observer is still told what it can be."""
+
+    class FailsIn(Recorder):
+        def receiver_started(self, *args: Any) -> Any:
+            context = super().receiver_started(*args)
+            if fails_in == "receiver_started":
+                current.reset(context[1])
+                raise RuntimeError(fails_in)
+            return context
+
+        def receiver_ended(self, *args: Any) -> None:
+            super().receiver_ended(*args)
+            if fails_in == "receiver_ended":
+                raise RuntimeError(fails_in)
+
+    signal = AsyncSignal(name="lone")
+    seen: list[str] = []
+
+    async def first(**kwargs: Any) -> str:
+        await anyio.lowlevel.checkpoint()
+        seen.append(current.get())
+        if outcome == "error":
+            raise ValueError("first")
+        return "first"
+
+    async def second(**kwargs: Any) -> str:
+        seen.append(current.get())
+        return "second"
+
+    signal.connect(first)
+    signal.connect(second)
+    observer = FailsIn()
+    asyncsignal.add_observer(observer)
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncsignal"):
+            responses = await signal.asend_robust(None)
+    finally:
+        asyncsignal.remove_observer(observer)
+    assert [type(r).__name__ for _, r in responses] == (
+        ["ValueError", "str"] if outcome == "error" else ["str", "str"]
+    )
+    logged = [r for r in caplog.records if "(logged once)" in r.getMessage()]
+    assert [str(r.exc_info[1]) for r in logged if r.exc_info] == [fails_in]
+    if fails_in == "receiver_started":
+        assert sorted(seen) == ["-", "-"]
+        assert observer.ended() == {}
+    else:
+        assert sorted(seen) == ["first", "second"]
+        assert observer.ended() == {
+            "first": (outcome, "ValueError" if outcome == "error" else None),
+            "second": ("response", None),
+        }
 
 
 async def test_an_observer_with_the_defaults_only_changes_nothing() -> None:
