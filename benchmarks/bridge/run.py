@@ -12,7 +12,9 @@ subscriber processes per environment, and for broadcaster 0.3.1 (which needs
 redis-py < 8) a virtual environment of its own under the user's cache
 directory, created on the first run with pip.
 
-Per round, every contender in turn (the order rotates each round):
+Per round, every contender in turn (the order rotates each round, and is
+reversed every other round; each agent collects its garbage before each
+contender's run):
 
 - *paced*: ``--paced`` messages 2 ms apart; latency = receive time - send
   time, over both subscribers (p50, p99); and how long each send kept the
@@ -250,9 +252,13 @@ def main() -> None:
                 )
             rounds: list[dict[str, Any]] = []
             for number in range(options.rounds):
-                # Rotate the order, so that no contender always runs first.
+                # Rotate the order, so that no contender always runs first,
+                # and reverse it every other round, so that none always runs
+                # after the same one (whose burst may leave the broker busy).
                 shift = number % len(contenders)
                 order = contenders[shift:] + contenders[:shift]
+                if number % 2:
+                    order.reverse()
                 results: dict[str, Any] = {}
                 for contender in order:
                     broker, env, _ = CONTENDERS[contender]
