@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import _dispatch
 from ._backends import check_can_block, run_from_sync, run_in_worker_thread
-from ._inline_send import send_inline
+from ._inline_send import send_inline, send_inline_robust
 from ._observers import OBSERVERS, send_ended, send_started
 from ._subscriptions import Event, publish, publish_sync
 
@@ -162,6 +162,10 @@ class Sending:
         plan = self._receiving_plan(sender, named)
         if plan is None:
             return []
+        if plan.inline_only:
+            return send_inline_robust(
+                self, plan.registrations, sender, named, "send_robust"
+            )
         return _dispatch.send_with_policies(
             self, self._send_robust_dispatch, plan, sender, named
         )
@@ -244,8 +248,8 @@ class Sending:
         subscriptions: tuple[Subscriber, ...],
         dispatch: _dispatch.Dispatch,
     ) -> Responses:
-        """:meth:`asend` or :meth:`asend_robust` (``dispatch``), offering the
-        event to ``subscriptions``."""
+        """:meth:`asend_robust` (``dispatch``: its dispatch; :meth:`asend` inlines
+        its own), offering the event to ``subscriptions``."""
         if OBSERVERS:
             return await self._asend_observed(sender, named, subscriptions, dispatch)
         if self._check_payload is not None:
@@ -256,7 +260,9 @@ class Sending:
         if plan is None:
             return []
         if plan.plain_sync:  # no task, no thread, no loop: call them in turn
-            return _dispatch.send_with_policies(self, dispatch, plan, sender, named)
+            return send_inline_robust(
+                self, plan.registrations, sender, named, dispatch.name
+            )
         return await _dispatch.asend(self, dispatch, plan.registrations, sender, named)
 
     # -- observed sends (asyncsignal.add_observer) -------------------------------
