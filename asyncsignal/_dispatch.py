@@ -235,13 +235,16 @@ async def asend(
                 receivers.append(receiver)
                 outcomes.append(None)
                 try:
-                    if kind == ASYNC and watch is None:
-                        # The common case first: a plain async receiver of an
-                        # unobserved send, started as an eager task while no
-                        # runner is needed.
+                    if watch is None and (
+                        kind == ASYNC or (kind == POLICY and registration.is_async)
+                    ):
+                        # The common case first: an async receiver of an
+                        # unobserved send (a plain one: no time limit), started
+                        # as an eager task while no runner is needed.
                         coro = receiver(signal=signal, sender=sender, **named)
+                        timeout = None if kind == ASYNC else registration.policy.timeout
                         if runner is not None:
-                            runner.start(coro, index)
+                            runner.start(coro, index, timeout)
                         elif (
                             started := start_eagerly(
                                 coro, shared, outcomes, errors, index
@@ -250,7 +253,7 @@ async def asend(
                             runner = open_runner(
                                 outcomes, receivers, shared, False, errors
                             )
-                            adopt(runner, started, index, None)
+                            adopt(runner, started, index, timeout)
                     elif watch is not None and kind == ASYNC:
                         assert runner is not None
                         own = shared if runner.coroutines_share else None
@@ -277,20 +280,6 @@ async def asend(
                         outcomes[index] = run(
                             receiver, signal=signal, sender=sender, **named
                         )
-                    elif registration.is_async:  # with a policy
-                        coro = receiver(signal=signal, sender=sender, **named)
-                        timeout = registration.policy.timeout
-                        if runner is not None:
-                            runner.start(coro, index, timeout)
-                        elif (
-                            started := start_eagerly(
-                                coro, shared, outcomes, errors, index
-                            )
-                        ) is not None:
-                            runner = open_runner(
-                                outcomes, receivers, shared, False, errors
-                            )
-                            adopt(runner, started, index, timeout)
                     elif registration.policy.thread:
                         call = functools.partial(
                             receiver, signal=signal, sender=sender, **named
