@@ -1,6 +1,11 @@
-"""The JSON encoder of the bridge's envelopes (see ``_envelope.py``): json's
-own C encoder, made once, without the circular-reference check whose table
-every sending thread would share."""
+"""The JSON of the bridge's envelopes (see ``_envelope.py``), made faster
+without changing what it reads or writes:
+
+- the encoder is json's own C encoder, made once, without the
+  circular-reference check whose table every sending thread would share;
+- the decoder is msgspec's, where msgspec is installed (the ``redis`` and
+  ``nats`` extras install it), for the messages it reads exactly as the json
+  module does (:func:`fast_loads`); json reads the others."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ("unchecked_dumps",)
+__all__ = ("FAST_REFUSED", "fast_loads", "unchecked_dumps")
 
 
 def unchecked_dumps(default: Callable[[Any], Any]) -> Callable[[Any], str] | None:
@@ -41,3 +46,31 @@ def unchecked_dumps(default: Callable[[Any], Any]) -> Callable[[Any], str] | Non
         return "".join(encoder(value, 0))
 
     return dumps
+
+
+#: What :func:`fast_loads`'s decoder raises for what it does not read.
+FAST_REFUSED: type[Exception]
+try:
+    from msgspec import DecodeError as FAST_REFUSED
+except ImportError:  # pragma: no cover - the test environment has msgspec
+    FAST_REFUSED = ValueError
+
+
+def fast_loads() -> Callable[[bytes], Any] | None:
+    """msgspec's JSON decoder (``None`` without msgspec), about three times
+    as fast as json's C decoder on an envelope (0.8 against 2.3 µs).
+
+    Where it returns a value, that value is json's (the same types, ints of
+    any size included, floats to the bit, the last of duplicate keys: a
+    differential test in tests/bridge/test_envelope.py checks it); but it
+    reads a document with whitespace before it, which json's ``raw_decode``
+    does not: the caller gives it only messages starting with ``{``. What it
+    refuses (raising :data:`FAST_REFUSED`) json may still read (``NaN``,
+    ``1e400``, a lone surrogate's escape, trailing Unicode whitespace): the
+    caller lets json decide those.
+    """
+    try:
+        from msgspec.json import Decoder
+    except ImportError:  # pragma: no cover - the test environment has msgspec
+        return None
+    return Decoder().decode

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from ._reject import Reject, short_repr
+from ._signing import SIG_ROOM
 from ._trace import check_trace
 
 __all__ = (
@@ -44,6 +45,8 @@ _STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _FIELDS = len(
     f'{{"v":1,"origin":"{"0" * 32}","signal":"","sender":0,"kwargs":{{}},"seq":1}}'
 )
+#: A signed envelope's: its time and its signature's trailer besides.
+_SIGNED_FIELDS = _FIELDS + len(',"t":0') + SIG_ROOM
 
 
 class Envelope(NamedTuple):
@@ -94,7 +97,8 @@ def envelope_of(envelope: dict[str, Any], size: int, signed: bool) -> Envelope:
         raise Reject(f"it has over {MAX_ARGUMENTS} payload arguments")
     # A payload argument's name is in the message, besides the fields (at
     # least _FIELDS bytes): no longer than what remains of it.
-    if size - _FIELDS > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
+    fields = _SIGNED_FIELDS if signed else _FIELDS
+    if size - fields > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
         raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
     trace, ignored = check_trace(envelope.get("trace"))
     if not signed:
