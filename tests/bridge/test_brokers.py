@@ -279,6 +279,10 @@ async def test_a_session_publishes_batches_whole_and_in_order(broker: Server) ->
     url, channel = broker.url, "batches-in-order"
     listener = await make_broker(url, channel, 5.0, 1024).connect(deliver)
     sender = await make_broker(url, channel, 5.0, 1024).connect(lambda data: False)
+    if url.startswith("nats"):  # the bridge's own reader reads them
+        from asyncsignal.bridge._transports.nats_parser import MessageParser
+
+        assert type(listener._client._ps) is MessageParser  # type: ignore[attr-defined]
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(listener.receive)  # Redis's reader (NATS's: its own)
@@ -310,9 +314,13 @@ def test_the_nats_internals_for_batch_publishing_are_found() -> None:
 async def test_without_the_internals_a_nats_session_publishes_each_message(
     nats_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """And nats-py's own parser reads them."""
+    import nats.protocol.parser
+
     from asyncsignal.bridge._transports import nats as transport
 
     monkeypatch.setattr(transport, "BATCH_INTERNALS", ("_not_in_any_nats_py",))
+    monkeypatch.setattr(transport, "parses_messages", lambda client: False)
     received: list[bytes] = []
     arrived = anyio.Event()
     expected = [b"one", b"", b"three\r\nPUB x 1\r\n"]
@@ -327,6 +335,7 @@ async def test_without_the_internals_a_nats_session_publishes_each_message(
     listener = await transport.NatsBroker(url, "t", 5.0, 1024).connect(deliver)
     sender = await transport.NatsBroker(url, "t", 5.0, 1024).connect(lambda data: False)
     try:
+        assert type(listener._client._ps) is nats.protocol.parser.Parser
         await sender.publish(expected)
         with anyio.fail_after(DEADLINE):
             await arrived.wait()

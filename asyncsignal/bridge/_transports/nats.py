@@ -6,10 +6,11 @@ publishes during an outage and replay them, unbounded by our buffer and unseen
 by our counters. A lost connection ends the session instead, and the bridge's
 session loop reconnects and resubscribes with its backoff.
 
-Incoming messages go from nats-py's parser straight to the bridge's inbox
-(:class:`_Client`), which bounds them itself; nats-py's per-subscription
-queue, and its slow-consumer limits, are not used. Outgoing ones are added
-to nats-py's pending writes a batch at a time (:meth:`_NatsSession.publish`).
+Incoming messages go from the parser (``nats_parser.py``) straight to the
+bridge's inbox (:class:`_Client`), which bounds them itself; nats-py's
+per-subscription queue, and its slow-consumer limits, are not used. Outgoing
+ones are added to nats-py's pending writes a batch at a time
+(:meth:`_NatsSession.publish`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import nats.aio.client
 import nats.errors
 
 from .base import uninterrupted
+from .nats_parser import MessageParser, parses_messages
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +52,7 @@ class NatsBroker:
         async def on_error(error: Exception) -> None:
             errors[:] = [error]  # the last one says why the connection closed
 
-        client = _Client()
+        client = _Client(deliver)
         try:
             await client.connect(
                 servers=[self._url],
@@ -86,7 +88,7 @@ class NatsBroker:
                     f"than the bridge's max_event_bytes={self._max_bytes:,}: "
                     "lower max_event_bytes or raise max_payload"
                 )
-            await session.subscribe(deliver, self._timeout)
+            await session.subscribe(self._timeout)
         except BaseException:
             await uninterrupted(session.aclose())
             raise
@@ -121,7 +123,10 @@ def _end_session_when_a_client_task_fails(
 
 class _Client(nats.aio.client.Client):
     """nats-py's client, handing each incoming message's payload straight to
-    the bridge (``deliver``), as its parser reads it.
+    the bridge (``deliver``), as its parser reads it: :class:`MessageParser`,
+    or nats-py's own parser calling :meth:`_process_msg` (the frames it
+    leaves to nats-py, or all of them on a nats-py without the internals it
+    needs).
 
     nats-py would build a ``Msg`` per message, queue it, and call a callback
     from the subscription's own task: about a sixth of a receiving process's
@@ -129,7 +134,11 @@ class _Client(nats.aio.client.Client):
     no requests, so every message is the bridge's.
     """
 
-    deliver: Callable[[bytes], bool]
+    def __init__(self, deliver: Callable[[bytes], bool]) -> None:
+        super().__init__()
+        self.deliver = deliver
+        if parses_messages(self):
+            self._ps = MessageParser(self, deliver)
 
     async def _process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
@@ -176,10 +185,9 @@ class _NatsSession:
         self._errors = errors
         self._timeout = 0.0
 
-    async def subscribe(self, deliver: Callable[[bytes], bool], timeout: float) -> None:
+    async def subscribe(self, timeout: float) -> None:
         self._timeout = timeout
         client = self._client
-        client.deliver = deliver
         # No callback: the client hands the messages to `deliver` itself.
         await client.subscribe(self._subject)
         # A PING/PONG round trip then confirms the server has the subscription,
