@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._codecs import Codecs
-from ._json import FAST_REFUSED, fast_loads, unchecked_dumps
+from ._json import AS_JSON, FAST_REFUSED, fast_dumps, fast_loads, unchecked_dumps
 from ._limits import (
     MAX_ARGUMENTS,
     MAX_DEPTH,
@@ -99,6 +99,7 @@ class Wire:
         "_codecs",
         "_dumps",
         "_dumps_checked",
+        "_dumps_fast",
         "_head",
         "_keys",
         "_loads_fast",
@@ -118,7 +119,7 @@ class Wire:
         *,
         fast: bool = True,
     ) -> None:
-        """``fast=False``: decode with json alone (tests compare the two)."""
+        """``fast=False``: encode and decode with json alone (tests compare)."""
         self.max_bytes = max_bytes
         self._keys = keys
         self._macs = macs_of(keys)
@@ -131,6 +132,7 @@ class Wire:
             default=codecs.encode,
         ).encode
         self._dumps = unchecked_dumps(codecs.encode) or self._dumps_checked
+        self._dumps_fast = fast_dumps() if fast else None
         # raw_decode: decode() also matches whitespace around the document,
         # twice a regular expression per event.
         self._loads_plain = json.JSONDecoder().raw_decode
@@ -167,15 +169,7 @@ class Wire:
             )
         try:
             sender_json = "null" if sender is None else self._encode_sender(sender)
-            kwargs_json = (
-                # json encodes dicts only; a send's payload is a read-only
-                # view, whose copy() is a dict's (dict() of it goes key by key).
-                self._dumps(
-                    kwargs.copy() if type(kwargs) is MappingProxyType else dict(kwargs)
-                )
-                if kwargs
-                else "{}"
-            )
+            kwargs_json = self._encode_payload(kwargs) if kwargs else "{}"
             name_json = self._dumps(name)
             sent_at = f'"t":{time.time_ns() // 1_000_000},' if self._keys else ""
             trace_json = "" if trace is None else trace_field(self._dumps, trace)
@@ -217,6 +211,21 @@ class Wire:
             return body + b"%d}" % seq
         return sign(self._macs[0], body + b"%d" % seq)
 
+    def _encode_payload(self, kwargs: Mapping[str, Any]) -> str:
+        """``kwargs`` (a send's: its names are str) as JSON, by msgspec where
+        it writes what json writes (see ``_json.py``), else by json."""
+        # Both encode dicts only; a send's payload is a read-only view, whose
+        # copy() is a dict's (dict() of it goes key by key).
+        payload = kwargs.copy() if type(kwargs) is MappingProxyType else dict(kwargs)
+        if self._dumps_fast is not None and AS_JSON.issuperset(
+            map(type, payload.values())
+        ):
+            try:
+                return self._dumps_fast(payload).decode()
+            except ValueError:
+                pass  # json decides (and fails likewise: see fast_dumps)
+        return self._dumps(payload)
+
     def _encode_sender(self, sender: object) -> str:
         kind = type(sender)
         if kind in _SCALARS:
@@ -245,7 +254,8 @@ class Wire:
     def _explain(self, kwargs: Mapping[str, Any], error: BaseException) -> str:
         for key, value in kwargs.items():
             try:
-                self._dumps_checked(value)
+                # UTF-8 as well: json writes a lone surrogate, UTF-8 cannot.
+                self._dumps_checked(value).encode()
             except (TypeError, ValueError, RecursionError) as each:
                 kind = type(value)
                 name = "cls" if kind in (dict, list, tuple) else kind.__qualname__
@@ -257,7 +267,8 @@ class Wire:
                     "a dataclass or a pydantic model, bridge.register_codec("
                     f"{name}, encode, decode) for any other class"
                 )
-        return f"it cannot be encoded: {error}"  # pragma: no cover - defensive
+        # A lone surrogate in an argument's name, or in the signal's.
+        return f"it cannot be encoded: {error}"
 
     # -- decoding (the bridge's dispatcher) -------------------------------------
 

@@ -201,6 +201,43 @@ def test_payloads_encode_as_the_json_module_encodes_them(value: Any) -> None:
     assert f'"kwargs":{expected},"seq":'.encode() in body
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text()
+        # msgspec writes no float as json does, nor these: json decides.
+        | st.sampled_from([1.5, 1e16, Decimal("1.5"), uuid.UUID(int=7)]),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_msgspec_writes_a_payload_as_json_writes_it(kwargs: dict[str, Any]) -> None:
+    fast, json_only = Wire(ORIGIN, MAX_BYTES), Wire(ORIGIN, MAX_BYTES, fast=False)
+    assert fast.encode("s", None, kwargs) == json_only.encode("s", None, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("\ud800", "surrogates not allowed"),  # json writes it, UTF-8 does not
+        (10**4300, "Exceeds the limit"),  # the interpreter's digits limit
+    ],
+    ids=["lone surrogate", "int over the digits limit"],
+)
+def test_what_msgspec_does_not_write_json_refuses_alike(value: Any, error: str) -> None:
+    for fast in (True, False):
+        wire = Wire(ORIGIN, MAX_BYTES, fast=fast)
+        with pytest.raises(TypeError, match=f"'bad' is not JSON-serialisable.*{error}"):
+            wire.encode("s", None, {"ok": 1, "bad": value})
+        if isinstance(value, str):  # in a name, not a value
+            with pytest.raises(TypeError, match=f"it cannot be encoded: .*{error}"):
+                wire.encode("s", None, {"ok": 1, value: 1})
+
+
 def test_a_payload_json_cannot_hold_is_refused_naming_its_argument() -> None:
     loop: list[Any] = []
     loop.append(loop)
@@ -635,7 +672,10 @@ def test_numbers_and_strings_decode_as_json_decodes_them(literals: list[str]) ->
     decodes_or_rejects(raw().replace(b'"kwargs": {}', f'"kwargs":{{{pairs}}}'.encode()))
 
 
-def test_the_test_environment_decodes_with_msgspec() -> None:
+def test_the_test_environment_encodes_and_decodes_with_msgspec() -> None:
     # Else the tests above compare json with itself.
-    assert Wire(ORIGIN, MAX_BYTES)._loads_fast is not None
-    assert Wire(ORIGIN, MAX_BYTES, fast=False)._loads_fast is None
+    fast, json_only = Wire(ORIGIN, MAX_BYTES), Wire(ORIGIN, MAX_BYTES, fast=False)
+    assert fast._loads_fast is not None
+    assert fast._dumps_fast is not None
+    assert json_only._loads_fast is None
+    assert json_only._dumps_fast is None
