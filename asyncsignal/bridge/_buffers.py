@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from .._backends import wakeup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from .._backends import Wakeup
     from ._session import Down, Up
@@ -248,25 +248,34 @@ class Inbox(_Batches["bytes | Down | Up"]):
             "events"
         )
 
-    def deliver(self, message: bytes) -> bool:
-        """Queue a message from the broker (any thread, never waits); return
-        whether it woke the dispatcher on this thread's loop. The broker's
-        reader then yields once, so that the dispatcher runs before the
-        reader goes on reading: that is the latency of the event. (A reader
+    def deliver(self, messages: list[bytes]) -> bool:
+        """Queue messages from the broker, in order (any thread, never waits);
+        return whether it woke the dispatcher on this thread's loop. The
+        broker's reader then yields once, so that the dispatcher runs before
+        the reader goes on reading: that is the latency of the event. (A reader
         in the helper thread has nothing to yield to: its turn of the loop
-        would only hold the GIL that the woken dispatcher needs.)"""
-        if message.startswith(self._echo):
-            return False
-        return self.put(message) and threading.get_ident() == self._thread
+        would only hold the GIL that the woken dispatcher needs.) A reader
+        hands over all it read at once: the lock is taken once per read."""
+        echo = self._echo
+        kept = [message for message in messages if not message.startswith(echo)]
+        return bool(kept) and (
+            self._queue(kept, sum(map(len, kept)))
+            and threading.get_ident() == self._thread
+        )
 
-    def put(self, item: bytes | Down | Up) -> bool:
-        """Queue a message or a connection change; any thread, never waits.
-        Returns whether it woke the dispatcher."""
+    def put(self, change: Down | Up) -> bool:
+        """Queue a connection change; any thread, never waits. Returns whether
+        it woke the dispatcher."""
+        return self._queue([change], 0)
+
+    def _queue(self, items: Iterable[bytes | Down | Up], size: int) -> bool:
+        """Queue ``items`` (``size``: the bytes of its messages); return
+        whether it woke the dispatcher."""
         dropped = 0
         with self._lock:
-            self._items.append(item)
-            if type(item) is bytes:
-                self._bytes += len(item)
+            self._items.extend(items)
+            if size:
+                self._bytes += size
                 while self._bytes > self.max_bytes:
                     dropped += self._drop_oldest_message()
             waiter, self._waiter = self._waiter, None

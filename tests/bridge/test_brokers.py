@@ -270,8 +270,8 @@ async def test_a_session_publishes_batches_whole_and_in_order(broker: Server) ->
     batches.append([b"\r\nPUB t 1\r\n*3\r\n$7\r\nPUBLISH\r\n\xff"] * 99)
     expected = [message for batch in batches for message in batch]
 
-    def deliver(data: bytes) -> bool:
-        received.append(data)
+    def deliver(messages: list[bytes]) -> bool:
+        received.extend(messages)
         if len(received) == len(expected):
             arrived.set()
         return False
@@ -325,8 +325,8 @@ async def test_without_the_internals_a_nats_session_publishes_each_message(
     arrived = anyio.Event()
     expected = [b"one", b"", b"three\r\nPUB x 1\r\n"]
 
-    def deliver(data: bytes) -> bool:
-        received.append(data)
+    def deliver(messages: list[bytes]) -> bool:
+        received.extend(messages)
         if len(received) == len(expected):
             arrived.set()
         return False

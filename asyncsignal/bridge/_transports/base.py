@@ -37,10 +37,10 @@ class Session(Protocol):
 class Broker(Protocol):
     """Makes sessions: one per (re)connection."""
 
-    async def connect(self, deliver: Callable[[bytes], bool]) -> Session:
+    async def connect(self, deliver: Callable[[list[bytes]], bool]) -> Session:
         """Connect and subscribe; the session calls ``deliver`` (in the
-        broker's thread) with each incoming message, and yields once to the
-        event loop when it returns true."""
+        broker's thread) with the incoming messages, in order, as many at once
+        as it read, and yields once to the event loop when it returns true."""
 
 
 async def uninterrupted(cleanup: Coroutine[Any, Any, None]) -> None:

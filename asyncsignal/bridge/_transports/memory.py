@@ -28,7 +28,7 @@ class MemoryBroker:
     def __init__(self, url: str) -> None:
         self._url = url
 
-    async def connect(self, deliver: Callable[[bytes], bool]) -> _MemorySession:
+    async def connect(self, deliver: Callable[[list[bytes]], bool]) -> _MemorySession:
         session = _MemorySession(self._url, deliver)
         with _LOCK:
             _HUBS[self._url] = (*_HUBS.get(self._url, ()), session)
@@ -38,15 +38,14 @@ class MemoryBroker:
 class _MemorySession:
     __slots__ = ("_url", "deliver")
 
-    def __init__(self, url: str, deliver: Callable[[bytes], bool]) -> None:
+    def __init__(self, url: str, deliver: Callable[[list[bytes]], bool]) -> None:
         self._url = url
         self.deliver = deliver
 
     async def publish(self, batch: list[bytes]) -> None:
         for peer in _HUBS.get(self._url, ()):
             if peer is not self:
-                for data in batch:
-                    peer.deliver(data)
+                peer.deliver(batch)
 
     async def receive(self) -> None:
         # Messages arrive through ``deliver``, called by the publishing peer;

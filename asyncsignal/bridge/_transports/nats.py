@@ -42,7 +42,7 @@ class NatsBroker:
         self._timeout = timeout
         self._max_bytes = max_bytes
 
-    async def connect(self, deliver: Callable[[bytes], bool]) -> _NatsSession:
+    async def connect(self, deliver: Callable[[list[bytes]], bool]) -> _NatsSession:
         closed = asyncio.Event()
         errors: list[Exception] = []
 
@@ -134,7 +134,7 @@ class _Client(nats.aio.client.Client):
     no requests, so every message is the bridge's.
     """
 
-    def __init__(self, deliver: Callable[[bytes], bool]) -> None:
+    def __init__(self, deliver: Callable[[list[bytes]], bool]) -> None:
         super().__init__()
         self.deliver = deliver
         if parses_messages(self):
@@ -143,7 +143,7 @@ class _Client(nats.aio.client.Client):
     async def _process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
     ) -> None:
-        if self.deliver(data):
+        if self.deliver([data]):
             await asyncio.sleep(0)  # the dispatcher first
 
 

@@ -1,7 +1,7 @@
 """Reading the NATS protocol for the bridge's one subscription: the ``MSG``
-frames in the bytes the server sends are cut out here, and their payloads
-handed to the bridge as they are read; whatever else arrives is left to
-nats-py's own parser.
+frames in the bytes the server sends are cut out here, and the payloads of a
+read handed to the bridge at once; whatever else arrives is left to nats-py's
+own parser.
 
 nats-py's parser (2.x) matches a regular expression and fills a dict per
 frame, removes each frame from the front of its buffer, copies each payload
@@ -49,19 +49,22 @@ def parses_messages(client: nats.aio.client.Client) -> bool:
 
 class MessageParser(nats.protocol.parser.Parser):
     """nats-py's parser, reading the ``MSG`` frames without a reply subject
-    itself, and handing each payload to ``deliver`` (which returns whether it
-    woke the bridge's dispatcher: the reader then yields once, so that the
-    dispatcher runs first). The session holds one subscription and sends no
-    requests, so every message is the bridge's.
+    itself, and handing the payloads of each read to ``deliver`` at once
+    (which returns whether it woke the bridge's dispatcher: the reader then
+    yields once, so that the dispatcher runs first). The session holds one
+    subscription and sends no requests, so every message is the bridge's.
 
     Any other frame (``PING``, ``PONG``, ``INFO``, ``+OK``, ``-ERR``,
     ``HMSG``, a ``MSG`` with a reply subject), and whatever follows it in the
-    same read, goes to nats-py's ``parse()``; so does every read while
-    nats-py's parser is in the middle of a frame.
+    same read, goes to nats-py's ``parse()``, once the payloads before it are
+    delivered; so does every read while nats-py's parser is in the middle of
+    a frame.
     """
 
     def __init__(
-        self, client: nats.aio.client.Client, deliver: Callable[[bytes], bool]
+        self,
+        client: nats.aio.client.Client,
+        deliver: Callable[[list[bytes]], bool],
     ) -> None:
         super().__init__(client)
         self._deliver = deliver
@@ -74,15 +77,17 @@ class MessageParser(nats.protocol.parser.Parser):
         if buffer:  # the start of a frame, left by the last read
             data = b"".join((buffer, data))
             buffer.clear()
-        deliver, match, end, at = self._deliver, _MSG.match, len(data), 0
+        payloads: list[bytes] = []
+        match, end, at = _MSG.match, len(data), 0
         while (frame := match(data, at)) is not None:
             start = frame.end()
             stop = start + int(frame[1])
             if stop + 2 > end:
                 break  # the rest of its payload comes with the next read
+            payloads.append(data[start:stop])
             at = stop + 2
-            if deliver(data[start:stop]):
-                await asyncio.sleep(0)  # the dispatcher first
+        if payloads and self._deliver(payloads):
+            await asyncio.sleep(0)  # the dispatcher first
         if at == end:
             return
         buffer += data[at:]

@@ -42,7 +42,7 @@ class RedisBroker:
         self._channel = channel.encode()
         self._timeout = timeout
 
-    async def connect(self, deliver: Callable[[bytes], bool]) -> _RedisSession:
+    async def connect(self, deliver: Callable[[list[bytes]], bool]) -> _RedisSession:
         client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
             self._url,
             retry=Retry(NoBackoff(), 0),
@@ -77,7 +77,7 @@ class _RedisSession:
         self,
         client: redis.asyncio.Redis,
         channel: bytes,
-        deliver: Callable[[bytes], bool],
+        deliver: Callable[[list[bytes]], bool],
     ) -> None:
         self._client = client
         self._channel = channel
@@ -131,7 +131,7 @@ class _RedisSession:
             # replies are its messages, [b"message", channel, data], which
             # get_message() would turn into a dict (2 us more per message).
             response: Any = await read(block=True)
-            if response[0] == b"message" and deliver(response[2]):
+            if response[0] == b"message" and deliver([response[2]]):
                 await asyncio.sleep(0)  # the dispatcher first
 
     async def ping(self) -> None:
