@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ._bridge import Bridge
     from ._buffers import Inbox
     from ._envelope import Wire
+    from ._session import Up
     from ._share import Share
     from ._urls import PublicUrl
 
@@ -103,40 +104,57 @@ class Dispatcher:
         but ``KeyboardInterrupt`` and ``SystemExit``: they end the block."""
         cancelled = anyio.get_cancelled_exc_class()
         while True:
-            for item in await inbox.take():
-                try:
-                    # Not a method: a coroutine less per incoming event.
-                    if isinstance(item, bytes):
-                        await self._deliver(item)
-                    elif isinstance(item, Down):
-                        await self._bridge.disconnected.asend_robust(
-                            self._bridge, error=item.error
-                        )
-                    else:
-                        await self._bridge.reconnected.asend_robust(
-                            self._bridge, lost=item.lost, downtime=item.downtime
-                        )
-                except cancelled:
-                    raise  # the bridge is stopping
-                except BaseException as error:
-                    if not _interrupts(error):
-                        # asend_robust logged an Exception; this is another
-                        # BaseException (GeneratorExit, a custom one).
-                        logger.error(
-                            "bridge %s: a receiver of an incoming event raised "
-                            "%s; delivery goes on",
-                            self._url,
-                            type(error).__name__,
-                            exc_info=error,
-                        )
-                        continue
-                    # As it would leave a local asend: out of the block.
-                    self.interrupt = error
-                    self.block.cancel()  # nothing if the block has ended
-                    return
+            batch = await inbox.take()
+            # Incoming events' receivers run with `delivering` set (their
+            # sends stay local), connection changes' without: set once a batch.
+            token = delivering.set(self._bridge)
+            try:
+                for item in batch:
+                    try:
+                        # Not a method: a coroutine less per incoming event.
+                        if isinstance(item, bytes):
+                            await self._deliver(item)
+                        else:
+                            await self._change(item)
+                    except cancelled:
+                        raise  # the bridge is stopping
+                    except BaseException as error:
+                        if not _interrupts(error):
+                            # asend_robust logged an Exception; this is another
+                            # BaseException (GeneratorExit, a custom one).
+                            logger.error(
+                                "bridge %s: a receiver of an incoming event "
+                                "raised %s; delivery goes on",
+                                self._url,
+                                type(error).__name__,
+                                exc_info=error,
+                            )
+                            continue
+                        # As it would leave a local asend: out of the block.
+                        self.interrupt = error
+                        self.block.cancel()  # nothing if the block has ended
+                        return
+            finally:
+                delivering.reset(token)
             # Receivers that never suspend must not starve the event loop; and
             # meanwhile the broker's reader fills the next batch.
             await anyio.lowlevel.checkpoint()
+
+    async def _change(self, change: Down | Up) -> None:
+        """Send the ``disconnected`` or ``reconnected`` signal, whose
+        receivers' sends publish (``delivering`` unset)."""
+        token = delivering.set(None)
+        try:
+            if isinstance(change, Down):
+                await self._bridge.disconnected.asend_robust(
+                    self._bridge, error=change.error
+                )
+            else:
+                await self._bridge.reconnected.asend_robust(
+                    self._bridge, lost=change.lost, downtime=change.downtime
+                )
+        finally:
+            delivering.reset(token)
 
     async def _deliver(self, data: bytes) -> None:
         try:
@@ -164,7 +182,6 @@ class Dispatcher:
                 data[:_BYTES_SHOWN],
                 envelope.trace_ignored,
             )
-        token = delivering.set(self._bridge)
         try:
             if envelope.trace is not None and OBSERVERS:
                 with incoming(signal, envelope.trace):
@@ -179,8 +196,6 @@ class Dispatcher:
             # Receivers' errors are logged by asend_robust; this is the send
             # itself refusing the payload (a typed signal's check).
             self._reject(error, data)
-        finally:
-            delivering.reset(token)
 
     def _reject(self, error: Exception, data: bytes) -> None:
         self.rejected += 1

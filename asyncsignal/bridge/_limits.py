@@ -100,7 +100,9 @@ def envelope_of(envelope: dict[str, Any], size: int, signed: bool) -> Envelope:
     fields = _SIGNED_FIELDS if signed else _FIELDS
     if size - fields > MAX_NAME and kwargs and max(map(len, kwargs)) > MAX_NAME:
         raise Reject(f"a payload argument's name is over {MAX_NAME} characters")
-    trace, ignored = check_trace(envelope.get("trace"))
+    trace, ignored = envelope.get("trace"), None
+    if trace is not None:  # most envelopes carry none: no call
+        trace, ignored = check_trace(trace)
     if not signed:
         return _envelope((origin, seq, name, sender, kwargs, None, trace, ignored))
     sent_at = envelope.get("t")

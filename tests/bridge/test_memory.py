@@ -125,6 +125,51 @@ async def test_sends_made_while_an_incoming_event_is_delivered_stay_local() -> N
     assert b.bridge.published == 1  # the barrier only
 
 
+async def test_a_connection_change_amid_incoming_events_shares_what_it_sends() -> None:
+    # One batch for A's dispatcher: an event from B, A's reconnection, another
+    # event. What the reconnected receiver sends is published (it is A's own
+    # news); what the events' receiver sends stays local.
+    from asyncsignal.bridge._session import Up
+
+    url = memory_url()
+    a, b = Peer(url), Peer(url)
+
+    async def bill(sender: object, origin: str, n: int, **kwargs: object) -> None:
+        await a.invoice_due.asend(None, origin=f"a for {origin}", n=n)
+
+    async def on_reconnected(sender: object, **kwargs: object) -> None:
+        await a.invoice_due.asend(None, origin="a reconnected", n=0)
+
+    a.order_placed.connect(bill)
+    a.bridge.reconnected.connect(on_reconnected, weak=False)
+    async with a.bridge, b.bridge:
+        (inbox,) = [
+            session.deliver.__self__  # type: ignore[attr-defined]
+            for session in _HUBS[url]
+            if session.deliver.__self__._echo == a.bridge._wire.echo_prefix  # type: ignore[attr-defined]
+        ]
+        wire = b.bridge._wire
+        event = wire.encode("order_placed", None, {"origin": "b", "n": 1})
+        inbox.deliver([wire.finish(event, 1)])
+        inbox.put(Up(lost=0, downtime=0.0))
+        inbox.deliver([wire.finish(event, 2)])
+        await a.wait_until(lambda: len(a.invoices) == 3)
+        # A barrier from A: what A publishes arrives in order (its local bill
+        # of this order is published, after the order).
+        await a.order_placed.asend(None, origin="end", n=0)
+        await b.wait_until(lambda: len(b.invoices) == 2)
+    assert [kwargs["origin"] for _, kwargs in a.invoices] == [
+        "a for b",
+        "a reconnected",
+        "a for b",
+        "a for end",
+    ]
+    assert [kwargs["origin"] for _, kwargs in b.invoices] == [
+        "a reconnected",
+        "a for end",
+    ]
+
+
 async def test_incoming_events_keep_their_origins_order() -> None:
     url = memory_url()
     a, b, c = Peer(url), Peer(url), Peer(url)
