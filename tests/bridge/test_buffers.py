@@ -60,3 +60,23 @@ async def test_a_full_incoming_buffer_drops_the_oldest_events(
     assert b.bridge.received + b.bridge.missed == count + 1
     assert b.bridge.missed > 0
     assert "the incoming buffer is full (max_buffer_bytes=2048)" in caplog.text
+
+
+async def test_a_read_is_queued_at_once_without_the_bridges_own_messages() -> None:
+    from asyncsignal.bridge._buffers import Inbox
+
+    inbox = Inbox(max_bytes=10, echo_prefix=b"own:")
+    assert not inbox.deliver([b"own:1", b"own:2"])  # nothing queued, no wake-up
+    taken: list[list[bytes | object]] = []
+
+    async def take() -> None:
+        taken.append(await inbox.take())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(take)
+        await anyio.wait_all_tasks_blocked()  # the dispatcher waits
+        # The oldest messages go when a read overflows the bound (10 bytes).
+        assert inbox.deliver([b"a" * 9, b"own:3", b"b", b"c", b"own", b"12345"])
+    assert taken == [[b"b", b"c", b"own", b"12345"]]
+    assert not inbox.deliver([b"6"])  # no dispatcher waits
+    assert await inbox.take() == [b"6"]
