@@ -2,8 +2,9 @@
 """Set-up and checks in one command; needs only Python >= 3.10 and pip.
 
     python3 dev.py test             # lint; tests on each supported Python; the
-                                    # newest anyio, trio, uvloop, redis, nats-py;
-                                    # the web apps and docs examples; coverage
+                                    # newest anyio, trio, uvloop, redis, nats-py,
+                                    # msgspec; the web apps and docs examples;
+                                    # coverage
     python3 dev.py test -k send -x  # tests only, each Python; arguments go to pytest
     python3 dev.py demo             # examples/demo.py on asyncio and trio
     python3 dev.py docs [ARGS]      # docs site, warnings as errors: docs/_build/html

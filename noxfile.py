@@ -4,7 +4,7 @@
                                    # upstream, web, coverage (tagged "check")
     nox -s tests-3.12 -- -k send   # one Python; arguments after -- go to pytest
     nox -t tests -- -k send        # every Python (3.14/3.15 may run in a chroot)
-    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py
+    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py, msgspec
     nox -s demo
     nox -s web-3.13                # the example web apps and the docs' examples
     nox -s docs                    # the site, warnings as errors: docs/_build/html
@@ -295,13 +295,14 @@ for _version in IN_SID:
 
 #: What `upstream` installs at their newest releases (within the ranges
 #: pyproject.toml allows users), instead of the versions uv.lock pins.
-UPSTREAM = ("anyio", "trio", "uvloop", "redis", "nats-py")
+UPSTREAM = ("anyio", "trio", "uvloop", "redis", "nats-py", "msgspec")
 
 
 @nox.session(python=HOST_NEWEST, tags=["check"])
 def upstream(session: nox.Session) -> None:
     """The suite (without the slow tests) against the newest releases of
-    anyio, trio, uvloop, redis and nats-py, so that a release that breaks
+    anyio, trio, uvloop, redis, nats-py and msgspec (whose JSON the bridge's
+    tests compare with json's), so that a release that breaks
     asyncsignal is seen before users see it; not under coverage. Arguments
     after -- go to pytest."""
     _sync(session, groups=("test",), extras=TEST_EXTRAS)
