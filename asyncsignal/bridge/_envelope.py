@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._codecs import Codecs
-from ._json import AS_JSON, FAST_REFUSED, fast_dumps, fast_loads, unchecked_dumps
+from ._json import AS_JSON, fast_dumps, fast_loads, unchecked_dumps
 from ._limits import (
     MAX_ARGUMENTS,
     MAX_DEPTH,
@@ -84,6 +84,9 @@ VERSION = 1
 #: Room for ``<up to 19 digits>}`` after an encoded body.
 SEQ_ROOM = 19 + 1
 _SCALARS = (str, int, float, bool)
+_SCALAR_SENDERS = frozenset((*_SCALARS, type(None)))
+#: Most signal names whose JSON a wire keeps.
+_NAMES_KEPT = 1024
 
 _DOLLAR = ord("$")
 
@@ -106,6 +109,7 @@ class Wire:
         "_loads_plain",
         "_loads_with_codecs",
         "_macs",
+        "_names",
         "echo_prefix",
         "max_bytes",
         "origin",
@@ -133,6 +137,7 @@ class Wire:
         ).encode
         self._dumps = unchecked_dumps(codecs.encode) or self._dumps_checked
         self._dumps_fast = fast_dumps() if fast else None
+        self._names: dict[str, str] = {}
         # raw_decode: decode() also matches whitespace around the document,
         # twice a regular expression per event.
         self._loads_plain = json.JSONDecoder().raw_decode
@@ -169,8 +174,10 @@ class Wire:
             )
         try:
             sender_json = "null" if sender is None else self._encode_sender(sender)
-            kwargs_json = self._encode_payload(kwargs) if kwargs else "{}"
-            name_json = self._dumps(name)
+            kwargs_json, scalars = (
+                self._encode_payload(kwargs) if kwargs else ("{}", True)
+            )
+            name_json = self._names.get(name) or self._name_json(name)
             sent_at = f'"t":{time.time_ns() // 1_000_000},' if self._keys else ""
             trace_json = "" if trace is None else trace_field(self._dumps, trace)
             body = (
@@ -197,7 +204,9 @@ class Wire:
                 f"{_CANNOT_SHARE.format(name)}: its event is {size:,} bytes "
                 f"encoded, over the bridge's max_event_bytes={self.max_bytes:,}"
             )
-        if nesting_over(body, MAX_DEPTH):
+        # Scalars from a scalar sender nest 2 levels (3 with a trace): no scan.
+        shallow = scalars and type(sender) in _SCALAR_SENDERS
+        if not shallow and nesting_over(body, MAX_DEPTH):
             raise TypeError(
                 f"{_CANNOT_SHARE.format(name)}: its payload nests lists and "
                 f"dicts over {MAX_DEPTH - 2} levels deep"
@@ -211,9 +220,10 @@ class Wire:
             return body + b"%d}" % seq
         return sign(self._macs[0], body + b"%d" % seq)
 
-    def _encode_payload(self, kwargs: Mapping[str, Any]) -> str:
+    def _encode_payload(self, kwargs: Mapping[str, Any]) -> tuple[str, bool]:
         """``kwargs`` (a send's: its names are str) as JSON, by msgspec where
-        it writes what json writes (see ``_json.py``), else by json."""
+        it writes what json writes (see ``_json.py``), else by json; and
+        whether msgspec wrote it (its values are all scalars, then)."""
         # Both encode dicts only; a send's payload is a read-only view, whose
         # copy() is a dict's (dict() of it goes key by key).
         payload = kwargs.copy() if type(kwargs) is MappingProxyType else dict(kwargs)
@@ -221,10 +231,18 @@ class Wire:
             map(type, payload.values())
         ):
             try:
-                return self._dumps_fast(payload).decode()
+                return self._dumps_fast(payload).decode(), True
             except ValueError:
                 pass  # json decides (and fails likewise: see fast_dumps)
-        return self._dumps(payload)
+        return self._dumps(payload), False
+
+    def _name_json(self, name: str) -> str:
+        """``name`` as JSON, kept for the next sends (up to :data:`_NAMES_KEPT`
+        names: a bridge sends the names of the signals it shares)."""
+        name_json = self._dumps(name)
+        if len(self._names) < _NAMES_KEPT:
+            self._names[name] = name_json
+        return name_json
 
     def _encode_sender(self, sender: object) -> str:
         kind = type(sender)
@@ -299,7 +317,7 @@ class Wire:
         if self._loads_fast is not None and not codecs and data.startswith(b"{"):
             try:
                 return _versioned(self._loads_fast(data))
-            except FAST_REFUSED:
+            except ValueError:
                 pass  # json decides, as it would have (see fast_loads)
         try:
             loads = self._loads_with_codecs if codecs else self._loads_plain

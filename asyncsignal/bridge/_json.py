@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ("AS_JSON", "FAST_REFUSED", "fast_dumps", "fast_loads", "unchecked_dumps")
+__all__ = ("AS_JSON", "fast_dumps", "fast_loads", "unchecked_dumps")
 
 
 def unchecked_dumps(default: Callable[[Any], Any]) -> Callable[[Any], str] | None:
@@ -50,14 +50,6 @@ def unchecked_dumps(default: Callable[[Any], Any]) -> Callable[[Any], str] | Non
     return dumps
 
 
-#: What :func:`fast_loads`'s decoder raises for what it does not read.
-FAST_REFUSED: type[Exception]
-try:
-    from msgspec import DecodeError as FAST_REFUSED
-except ImportError:  # pragma: no cover - the test environment has msgspec
-    FAST_REFUSED = ValueError
-
-
 def fast_loads() -> Callable[[bytes], Any] | None:
     """msgspec's JSON decoder (``None`` without msgspec), about three times
     as fast as json's C decoder on an envelope (0.8 against 2.3 µs).
@@ -67,9 +59,9 @@ def fast_loads() -> Callable[[bytes], Any] | None:
     differential test in tests/bridge/test_envelope.py checks it); but it
     reads a document with whitespace before it, which json's ``raw_decode``
     does not: the caller gives it only messages starting with ``{``. What it
-    refuses (raising :data:`FAST_REFUSED`) json may still read (``NaN``,
-    ``1e400``, a lone surrogate's escape, trailing Unicode whitespace): the
-    caller lets json decide those.
+    refuses (raising ``ValueError``: ``msgspec.DecodeError`` is one) json may
+    still read (``NaN``, ``1e400``, a lone surrogate's escape, trailing
+    Unicode whitespace): the caller lets json decide those.
     """
     try:
         from msgspec.json import Decoder

@@ -645,6 +645,7 @@ def test_msgspec_decodes_what_json_decodes_to_the_same_values(value: bytes) -> N
         (raw() + b" \n", None),
         (raw() + b"\x1c", None),  # str.isspace(), not JSON's whitespace
         (raw() + b"x", "it has data after its JSON document"),
+        (raw(signal="\x80").replace(b"\\u0080", b"\x80"), "it is not JSON"),
         (raw()[:-1], "it is not JSON"),
     ],
 )
@@ -679,3 +680,14 @@ def test_the_test_environment_encodes_and_decodes_with_msgspec() -> None:
     assert fast._dumps_fast is not None
     assert json_only._loads_fast is None
     assert json_only._dumps_fast is None
+
+
+def test_a_wire_keeps_the_json_of_a_bounded_number_of_signal_names() -> None:
+    from asyncsignal.bridge._envelope import _NAMES_KEPT
+
+    wire = Wire(ORIGIN, MAX_BYTES)
+    for n in range(_NAMES_KEPT + 10):
+        body = wire.encode(f"signal-{n}", None, {"n": n})
+        assert f'"signal":"signal-{n}"'.encode() in body
+    assert len(wire._names) == _NAMES_KEPT
+    assert wire.encode('a "quoted" name', None, {}).count(b'\\"quoted\\"') == 1
