@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import nats.aio.client
+import nats.errors
 import nats.protocol.parser
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -142,3 +143,21 @@ def test_a_client_without_them_keeps_its_own_parser(change: str) -> None:
     else:
         client._ps.state = -1
     assert not parses_messages(client)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"MSG bench 1 " + b"9" * 5000 + b"\r\n",  # int() would refuse it
+        b"MSG bench 1 x\r\n",
+        b"NOPE\r\n",
+    ],
+    ids=["a size of 5000 digits", "a size that is no number", "an unknown frame"],
+)
+def test_a_malformed_frame_is_nats_pys_protocol_error(frame: bytes) -> None:
+    for parser in (
+        nats.protocol.parser.Parser(Recorder()),
+        MessageParser(Recorder(), Recorder().deliver),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(nats.errors.ProtocolError):
+            anyio.run(feed, parser, [msg(b"ok") + frame])

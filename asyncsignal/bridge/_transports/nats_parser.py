@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ("MessageParser", "parses_messages")
 
-#: A message without a reply subject: ``MSG <subject> <sid> <bytes>\r\n``.
-_MSG = re.compile(rb"MSG [^ \r\n]+ [0-9]+ ([0-9]+)\r\n")
+#: A message without a reply subject: ``MSG <subject> <sid> <bytes>\r\n``
+#: (a size of over 10 digits is nats-py's to refuse, as a protocol error).
+_MSG = re.compile(rb"MSG [^ \r\n]+ [0-9]+ ([0-9]{1,10})\r\n")
 _CONTROL_LINE_MAX = nats.protocol.parser.MAX_CONTROL_LINE_SIZE
 _CRLF = b"\r\n"
 
