@@ -4,7 +4,8 @@
                                    # upstream, web, coverage (tagged "check")
     nox -s tests-3.12 -- -k send   # one Python; arguments after -- go to pytest
     nox -t tests -- -k send        # every Python (3.14/3.15 may run in a chroot)
-    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py, msgspec
+    nox -s upstream                # the newest anyio, trio, uvloop, redis, nats-py,
+                                   # msgspec
     nox -s demo
     nox -s web-3.13                # the example web apps and the docs' examples
     nox -s docs                    # the site, warnings as errors: docs/_build/html
