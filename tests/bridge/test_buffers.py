@@ -67,7 +67,7 @@ async def test_a_read_is_queued_at_once_without_the_bridges_own_messages() -> No
 
     inbox = Inbox(max_bytes=10, echo_prefix=b"own:")
     assert not inbox.deliver([b"own:1", b"own:2"])  # nothing queued, no wake-up
-    taken: list[list[bytes | object]] = []
+    taken: list[object] = []
 
     async def take() -> None:
         taken.append(await inbox.take())
