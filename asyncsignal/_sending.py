@@ -224,9 +224,7 @@ class Sending:
         logged at ERROR on the ``asyncsignal`` logger; nothing is raised for it.
         ``BaseException``\\s (cancellation included) propagate.
         """
-        return await self._asend_offering(
-            sender, named, self._subscriptions, self._asend_robust_dispatch
-        )
+        return await self._asend_offering(sender, named, self._subscriptions)
 
     def _asend_robust(
         self,
@@ -237,19 +235,16 @@ class Sending:
         """:meth:`asend_robust`, offering the event to ``subscriptions`` (a
         bridge delivering an incoming event leaves its own out). Returns the
         coroutine itself: no coroutine of its own on the bridge's path."""
-        return self._asend_offering(
-            sender, named, subscriptions, self._asend_robust_dispatch
-        )
+        return self._asend_offering(sender, named, subscriptions)
 
     async def _asend_offering(
         self,
         sender: object,
         named: dict[str, Any],
         subscriptions: tuple[Subscriber, ...],
-        dispatch: _dispatch.Dispatch,
     ) -> Responses:
-        """:meth:`asend_robust` (``dispatch``: its dispatch; :meth:`asend` inlines
-        its own), offering the event to ``subscriptions``."""
+        """:meth:`asend_robust`, offering the event to ``subscriptions``."""
+        dispatch = self._asend_robust_dispatch
         if OBSERVERS:
             return await self._asend_observed(sender, named, subscriptions, dispatch)
         if self._check_payload is not None:
