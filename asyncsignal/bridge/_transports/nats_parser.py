@@ -91,10 +91,9 @@ class MessageParser(nats.protocol.parser.Parser):
         if at == end:
             return
         buffer += data[at:]
-        # A frame whose control line is complete but is no MSG of ours, or a
-        # control line over the protocol's length: nats-py's parse() decides.
-        # Anything else is the start of a frame, whose rest comes next.
-        if _MSG.match(buffer) is None and (
-            _CRLF in buffer or len(buffer) >= _CONTROL_LINE_MAX
-        ):
+        # A frame whose control line is complete but is no MSG of ours (the
+        # loop ended on no match), or a control line over the protocol's
+        # length: nats-py's parse() decides. Anything else is the start of a
+        # frame, whose rest comes next.
+        if frame is None and (_CRLF in buffer or len(buffer) >= _CONTROL_LINE_MAX):
             await super().parse()
